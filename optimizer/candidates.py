@@ -1,0 +1,335 @@
+"""Candidate enumeration: every (place, node type, count, purchase option) a workload may use, priced.
+
+Hard constraints that concern one workload alone are applied here, exactly, by filtering:
+sovereignty of every data class the workload touches, pins, accelerator compatibility, the
+largest single-job capacity of a site or quota, spot only for checkpointing jobs, and deadlines.
+Each exclusion is recorded with its reason so that infeasibility and explanations can name it.
+
+Within one place, transfer and storage costs do not depend on the node type, so a candidate is
+dropped when another at the same place is no more expensive and uses no more of every capacity
+pool (exact dominance pruning; the optimum is unchanged).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from optimizer.catalog import Catalog, Offer, accelerator_family
+from optimizer.graph import NetworkCosts
+from optimizer.model import AcceleratorOption, EdgeSite, Estate, OnPremSite, Workload, parse_place
+from policy.sovereignty import SovereigntyRules
+
+__all__ = [
+    "Candidate",
+    "CandidateSet",
+    "Exclusion",
+    "PoolKey",
+    "enumerate_candidates",
+    "place_jurisdiction",
+    "storage_price",
+    "workload_data_classes",
+]
+
+PoolKey = tuple[str, str, str]  # ("quota", place, family) | ("devices", site, type) | ("vcpus", site, "")
+_MAX_CPU_NODES = 64
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way to run a workload, with its monthly cost at that place before shared decisions."""
+
+    workload: str
+    place: str
+    instance_type: str
+    accelerator: str | None
+    accelerators_per_node: int
+    nodes: int
+    replicas: int
+    purchase: str  # on_demand | spot | owned
+    node_hours: float  # per month, including spot overhead
+    run_hours: float  # wall time of one run
+    spot_overhead: float
+    compute_usd: float
+    stream_usd: float  # reading every dataset remotely at this place (0 when local)
+    storage_usd: float  # the workload's outputs kept at this place
+    usage: tuple[tuple[PoolKey, float], ...]  # capacity pools this candidate draws on
+
+    @property
+    def standalone_usd(self) -> float:
+        return self.compute_usd + self.stream_usd + self.storage_usd
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    workload: str
+    place: str
+    category: str  # sovereignty | pinned | accelerator | capacity | deadline | spot
+    reason: str
+
+
+@dataclass(frozen=True)
+class CandidateSet:
+    """Candidates per workload (sorted, deterministic), exclusions, and the capacity of each pool."""
+
+    by_workload: Mapping[str, tuple[Candidate, ...]]
+    exclusions: tuple[Exclusion, ...]
+    capacities: Mapping[PoolKey, float]
+    stream_usd: Mapping[tuple[str, str, str], float]  # (workload, dataset, place) -> $/month if streamed
+
+    @property
+    def count(self) -> int:
+        return sum(len(c) for c in self.by_workload.values())
+
+
+def place_jurisdiction(estate: Estate, catalog: Catalog, place: str) -> tuple[str, bool]:
+    """(jurisdiction, is_private_site) of a place."""
+    parsed = parse_place(place)
+    if parsed:
+        return catalog.regions[parsed].jurisdiction, False
+    site = estate.private_site(place)
+    assert site is not None
+    return site.jurisdiction, True
+
+
+def storage_price(estate: Estate, catalog: Catalog, place: str) -> float:
+    parsed = parse_place(place)
+    if parsed:
+        return catalog.storage_usd_per_gb_month[parsed[0]]
+    site = estate.private_site(place)
+    assert site is not None
+    return site.storage_usd_per_gb_month
+
+
+def workload_data_classes(estate: Estate, workload: Workload) -> list[str]:
+    """Classes of the datasets read, the upstream outputs consumed, and the outputs written."""
+    datasets = {d.name: d for d in estate.datasets}
+    workloads = {w.name: w for w in estate.workloads}
+    classes = {datasets[read.dataset].data_class for read in workload.reads}
+    classes |= {out.data_class for out in workload.outputs}
+    for upstream in workload.depends_on:
+        classes |= {out.data_class for out in workloads[upstream].outputs}
+    return sorted(classes)
+
+
+def _matches(option: AcceleratorOption, accelerator: str) -> bool:
+    wanted = option.type.lower()
+    return accelerator.lower() == wanted or accelerator_family(accelerator).lower() == wanted
+
+
+def _spot_rate(estate: Estate, cloud: str) -> float:
+    for account in estate.clouds:
+        if account.cloud == cloud:
+            return account.spot_interruptions_per_hour
+    return 0.0
+
+
+def _run_hours(workload: Workload, speedup: float, overhead: float) -> float:
+    return workload.hours_per_run / speedup * (1.0 + overhead)
+
+
+def _cloud_candidates(estate: Estate, workload: Workload, place: str, offers: Iterable[Offer],
+                      quotas: Mapping[str, int], exclusions: list[Exclusion]) -> list[Candidate]:
+    cloud = parse_place(place)[0]  # type: ignore[index]
+    rate = _spot_rate(estate, cloud)
+    results: list[Candidate] = []
+    over_quota: list[str] = []
+    too_slow: list[str] = []
+    options: list[tuple[AcceleratorOption | None, float]] = (
+        [(option, option.speedup) for option in workload.accelerators] or [(None, 1.0)])
+    offers = list(offers)
+    for option, speedup in options:
+        replicas = math.ceil(workload.replicas / speedup) if workload.kind == "inference" else 1
+        for offer in offers:
+            if option is None:
+                if offer.accelerator is not None or offer.vcpus <= 0 or offer.memory_gib <= 0:
+                    continue
+                per_replica = max(math.ceil(workload.vcpus / offer.vcpus),
+                                  math.ceil(workload.memory_gib / offer.memory_gib))
+                if per_replica > _MAX_CPU_NODES:
+                    continue
+            else:
+                if offer.accelerator is None or not _matches(option, offer.accelerator):
+                    continue
+                if offer.is_tpu:
+                    if offer.accelerators_per_node < option.count:
+                        continue
+                    per_replica = 1
+                else:
+                    per_replica = math.ceil(option.count / offer.accelerators_per_node)
+                    if offer.vcpus > 0:
+                        per_replica = max(per_replica, math.ceil(workload.vcpus / offer.vcpus))
+            nodes = per_replica * replicas
+            devices = nodes * offer.accelerators_per_node if offer.accelerator else 0
+            usage: list[tuple[PoolKey, float]] = []
+            family = offer.family
+            if family is not None and family in quotas:
+                usage.append((("quota", place, family), float(devices)))
+                if devices > quotas[family]:
+                    over_quota.append(f"{devices} {family} devices on {offer.instance_type} exceed the "
+                                      f"quota of {quotas[family]}")
+                    continue
+            purchases = [("on_demand", offer.on_demand_usd_per_hour, 0.0)]
+            if offer.spot_usd_per_hour is not None and workload.checkpointing and workload.kind != "inference":
+                purchases.append(("spot", offer.spot_usd_per_hour, rate * workload.restart_cost_hours))
+            for purchase, price, overhead in purchases:
+                run_hours = _run_hours(workload, speedup, overhead)
+                if workload.deadline_hours is not None and workload.kind != "inference" \
+                        and run_hours > workload.deadline_hours:
+                    too_slow.append(f"{offer.instance_type} {purchase} needs {run_hours:.1f} h")
+                    continue
+                hours = workload.monthly_hours / (1.0 if workload.kind == "inference" else speedup) * (1 + overhead)
+                results.append(Candidate(
+                    workload=workload.name, place=place, instance_type=offer.instance_type,
+                    accelerator=offer.accelerator, accelerators_per_node=offer.accelerators_per_node,
+                    nodes=nodes, replicas=replicas, purchase=purchase, node_hours=round(nodes * hours, 6),
+                    run_hours=round(run_hours, 6), spot_overhead=round(overhead, 6),
+                    compute_usd=round(nodes * hours * price, 6), stream_usd=0.0, storage_usd=0.0,
+                    usage=tuple(usage)))
+    if not results:
+        if over_quota:
+            exclusions.append(Exclusion(workload.name, place, "capacity", "; ".join(sorted(set(over_quota))[:3])))
+        elif too_slow:
+            exclusions.append(Exclusion(workload.name, place, "deadline",
+                                        f"no node type meets the {workload.deadline_hours} h deadline ("
+                                        + "; ".join(sorted(set(too_slow))[:3]) + ")"))
+        else:
+            wanted = ", ".join(f"{o.count}x {o.type}" for o in workload.accelerators) or "CPU nodes"
+            exclusions.append(Exclusion(workload.name, place, "accelerator", f"no offer of {wanted} in {place}"))
+    return results
+
+
+def _private_candidates(workload: Workload, site: OnPremSite | EdgeSite,
+                        exclusions: list[Exclusion]) -> list[Candidate]:
+    results: list[Candidate] = []
+    reasons: list[tuple[str, str]] = []
+    options: list[tuple[AcceleratorOption | None, float]] = (
+        [(option, option.speedup) for option in workload.accelerators] or [(None, 1.0)])
+    for option, speedup in options:
+        replicas = math.ceil(workload.replicas / speedup) if workload.kind == "inference" else 1
+        vcpus = workload.vcpus * replicas
+        if vcpus > site.vcpus or workload.memory_gib * replicas > site.memory_gib:
+            reasons.append(("capacity", f"needs {vcpus:g} vCPUs / {workload.memory_gib * replicas:g} GiB, "
+                                        f"site has {site.vcpus} / {site.memory_gib:g}"))
+            continue
+        hours = workload.monthly_hours / (1.0 if workload.kind == "inference" else speedup)
+        run_hours = _run_hours(workload, speedup, 0.0)
+        if workload.deadline_hours is not None and workload.kind != "inference" \
+                and run_hours > workload.deadline_hours:
+            reasons.append(("deadline", f"needs {run_hours:.1f} h, deadline {workload.deadline_hours} h"))
+            continue
+        usage: list[tuple[PoolKey, float]] = [(("vcpus", site.name, ""), vcpus * hours)]
+        if option is None:
+            inventory_type, devices, device_price = None, 0, 0.0
+        else:
+            match = next((inv for inv in site.accelerators if _matches(option, inv.type)), None)
+            if match is None:
+                reasons.append(("accelerator", f"has no {option.type}"))
+                continue
+            devices = option.count * replicas
+            if devices > match.count:
+                reasons.append(("capacity", f"needs {devices} {match.type}, site has {match.count}"))
+                continue
+            inventory_type, device_price = match.type, match.usd_per_hour
+            usage.append((("devices", site.name, match.type), devices * hours))
+        compute = hours * (devices * device_price + vcpus * site.usd_per_vcpu_hour)
+        results.append(Candidate(
+            workload=workload.name, place=site.name,
+            instance_type=f"{site.kind}-{(inventory_type or 'cpu').lower()}",
+            accelerator=inventory_type, accelerators_per_node=devices, nodes=1 if devices or vcpus else 0,
+            replicas=replicas, purchase="owned", node_hours=round(hours, 6), run_hours=round(run_hours, 6),
+            spot_overhead=0.0, compute_usd=round(compute, 6), stream_usd=0.0, storage_usd=0.0,
+            usage=tuple(usage)))
+    if not results:
+        category, _ = reasons[0] if reasons else ("accelerator", "")
+        text = "; ".join(reason for _, reason in reasons) or "no usable inventory"
+        exclusions.append(Exclusion(workload.name, site.name, category, f"{site.name} {text}"))
+    return results
+
+
+def _prune(candidates: list[Candidate]) -> list[Candidate]:
+    """Keep candidates not dominated in (compute cost, usage of every pool) at the same place."""
+    ordered = sorted(candidates, key=lambda c: (c.compute_usd, c.instance_type, c.purchase, c.nodes))
+    kept: list[Candidate] = []
+    for candidate in ordered:
+        usage = dict(candidate.usage)
+        dominated = False
+        for better in kept:
+            better_usage = dict(better.usage)
+            if set(better_usage) <= set(usage) and all(better_usage[k] <= usage[k] for k in better_usage):
+                dominated = True
+                break
+        if not dominated:
+            kept.append(candidate)
+    return kept
+
+
+def enumerate_candidates(estate: Estate, catalog: Catalog, rules: SovereigntyRules,
+                         network: NetworkCosts) -> CandidateSet:
+    """All feasible-on-their-own candidates per workload, priced for a month."""
+    datasets = {d.name: d for d in estate.datasets}
+    quotas_by_place: dict[str, Mapping[str, int]] = {}
+    for account in estate.clouds:
+        for region in account.regions:
+            quotas_by_place[f"{account.cloud}:{region}"] = account.quotas.get(region, {})
+    capacities: dict[PoolKey, float] = {}
+    for place, quotas in quotas_by_place.items():
+        for family, limit in quotas.items():
+            capacities[("quota", place, family)] = float(limit)
+    for site in [*estate.onprem, *estate.edge]:
+        month = 730.0 * site.max_utilization
+        capacities[("vcpus", site.name, "")] = site.vcpus * month
+        for inventory in site.accelerators:
+            capacities[("devices", site.name, inventory.type)] = inventory.count * month
+
+    by_workload: dict[str, tuple[Candidate, ...]] = {}
+    exclusions: list[Exclusion] = []
+    stream: dict[tuple[str, str, str], float] = {}
+    places = estate.places()
+    for workload in estate.workloads:
+        classes = workload_data_classes(estate, workload)
+        candidates: list[Candidate] = []
+        for place in places:
+            jurisdiction, private = place_jurisdiction(estate, catalog, place)
+            violations = [v for v in (rules.rule(c).violation(jurisdiction, onprem=private and
+                                                              estate.private_site(place).kind == "onprem")
+                                      for c in classes) if v]
+            if violations:
+                exclusions.append(Exclusion(workload.name, place, "sovereignty", violations[0]))
+                continue
+            if workload.allowed_places is not None and place not in workload.allowed_places:
+                exclusions.append(Exclusion(workload.name, place, "pinned", "not in the workload's allowed_places"))
+                continue
+            site = estate.private_site(place)
+            if site is not None:
+                found = _private_candidates(workload, site, exclusions)
+            else:
+                cloud, region = parse_place(place)  # type: ignore[misc]
+                found = _cloud_candidates(estate, workload, place, catalog.offers_in(cloud, region),
+                                          quotas_by_place.get(place, {}), exclusions)
+            if not found:
+                continue
+            stream_usd = 0.0
+            for read in workload.reads:
+                dataset = datasets[read.dataset]
+                cost = dataset.size_gb * read.passes * workload.runs * network.usd_per_gb(dataset.location, place)
+                if cost > 0:
+                    stream[(workload.name, dataset.name, place)] = round(cost, 6)
+                stream_usd += cost
+            outputs_gb = sum(out.size_gb for out in workload.outputs)
+            storage_usd = outputs_gb * storage_price(estate, catalog, place)
+            candidates.extend(
+                Candidate(**{**c.__dict__, "stream_usd": round(stream_usd, 6), "storage_usd": round(storage_usd, 6)})
+                for c in _prune(found))
+        by_workload[workload.name] = tuple(candidates)
+    return CandidateSet(by_workload=by_workload, exclusions=tuple(exclusions), capacities=capacities,
+                        stream_usd=stream)
+
+
+def group_by_place(candidates: Iterable[Candidate]) -> dict[str, list[Candidate]]:
+    grouped: dict[str, list[Candidate]] = defaultdict(list)
+    for candidate in candidates:
+        grouped[candidate.place].append(candidate)
+    return grouped

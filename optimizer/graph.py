@@ -1,0 +1,174 @@
+"""The network graph: places, the internet, dedicated links, and $/GB, bandwidth and latency on each edge.
+
+Transfer cost between any two places is the cheapest path in a networkx DiGraph:
+
+* ``<cloud>:<region>`` -> ``internet:<cloud>`` at the cloud's internet egress rate (first paid tier);
+  the internet reaches every place for free (ingress is free on both clouds);
+* region -> region of the same cloud at the inter-region rate from egress.csv (0.02 $/GB within
+  North America or Europe, special pairs such as us-east-1 <-> us-east-2 at 0.01); other pairs
+  (inter-continental, and AWS Asia-Pacific/South-America/Middle-East/Africa sources) are not in the
+  source data and are charged the internet rate as an upper bound;
+* on-prem and edge sites -> internet at their declared WAN egress rate;
+* dedicated links (Direct Connect, Interconnect) from the estate, both directions, at their own rate.
+
+Latency is a measured link value where the estate gives one, otherwise a distance-based estimate
+(5 ms + 1 ms per 100 km great-circle, which allows for indirect fibre routes). Bandwidth of a path is
+its narrowest edge.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import networkx as nx
+
+from optimizer.catalog import Catalog
+from optimizer.model import Estate, parse_place
+
+__all__ = ["NetworkCosts", "build_network_graph", "network_costs", "distance_km", "estimate_latency_ms"]
+
+_NORTH_AMERICA = {"US", "CA", "MX"}
+_EUROPE = {"EU", "UK", "CH"}
+_AWS_STANDARD_SOURCES = _NORTH_AMERICA | _EUROPE
+_CLOUD_BANDWIDTH_GBPS = 25.0  # per-flow throughput assumed between cloud regions and to the internet
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine)."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlmb = phi2 - phi1, math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(min(1.0, a)))
+
+
+def estimate_latency_ms(km: float) -> float:
+    return round(5.0 + km / 100.0, 2)
+
+
+def _continent(jurisdiction: str) -> str:
+    if jurisdiction in _NORTH_AMERICA:
+        return "north-america"
+    if jurisdiction in _EUROPE:
+        return "europe"
+    return jurisdiction
+
+
+def _place_facts(estate: Estate, catalog: Catalog) -> dict[str, tuple[str, float, float]]:
+    """place -> (jurisdiction, lat, lon)."""
+    facts: dict[str, tuple[str, float, float]] = {}
+    for site in [*estate.onprem, *estate.edge]:
+        facts[site.name] = (site.jurisdiction, site.location.lat, site.location.lon)
+    for place in estate.places():
+        parsed = parse_place(place)
+        if parsed:
+            fact = catalog.regions[parsed]
+            facts[place] = (fact.jurisdiction, fact.lat, fact.lon)
+    return facts
+
+
+def _inter_region_rate(catalog: Catalog, cloud: str, source: str, target: str,
+                       facts: Mapping[str, tuple[str, float, float]]) -> float:
+    special = catalog.egress.inter_region_pairs.get(frozenset({source, target}))
+    if special is not None:
+        return special
+    source_j, target_j = facts[source][0], facts[target][0]
+    if cloud == "aws":
+        standard = source_j in _AWS_STANDARD_SOURCES
+    else:
+        standard = _continent(source_j) == _continent(target_j) and _continent(source_j) in ("north-america", "europe")
+    return catalog.egress.inter_region[cloud] if standard else catalog.egress.inter_continent_assumption[cloud]
+
+
+def build_network_graph(estate: Estate, catalog: Catalog) -> nx.DiGraph:
+    """The priced network graph of an estate (see module docstring for the edge rules)."""
+    graph = nx.DiGraph()
+    facts = _place_facts(estate, catalog)
+    for place, (jurisdiction, lat, lon) in sorted(facts.items()):
+        graph.add_node(place, kind="place", jurisdiction=jurisdiction, lat=lat, lon=lon)
+    clouds = sorted({account.cloud for account in estate.clouds})
+    for cloud in clouds:
+        hub = f"internet:{cloud}"
+        graph.add_node(hub, kind="internet")
+    graph.add_node("internet", kind="internet")
+    for cloud in clouds:
+        graph.add_edge(f"internet:{cloud}", "internet", usd_per_gb=0.0, bandwidth_gbps=_CLOUD_BANDWIDTH_GBPS)
+    for place in sorted(facts):
+        parsed = parse_place(place)
+        if parsed:
+            cloud = parsed[0]
+            graph.add_edge(place, f"internet:{cloud}", usd_per_gb=catalog.egress.internet_rate(cloud),
+                           bandwidth_gbps=_CLOUD_BANDWIDTH_GBPS)
+            graph.add_edge("internet", place, usd_per_gb=0.0, bandwidth_gbps=_CLOUD_BANDWIDTH_GBPS)
+        else:
+            site = estate.private_site(place)
+            assert site is not None  # every non-cloud place is a private site (validated by the model)
+            graph.add_node(_egress_node(place, estate), kind="egress")
+            graph.add_edge(_egress_node(place, estate), "internet", usd_per_gb=site.wan_egress_usd_per_gb,
+                           bandwidth_gbps=site.wan_bandwidth_gbps)
+            graph.add_edge("internet", place, usd_per_gb=0.0, bandwidth_gbps=site.wan_bandwidth_gbps)
+    cloud_places = sorted(p for p in facts if parse_place(p))
+    for source in cloud_places:
+        for target in cloud_places:
+            cloud = parse_place(source)[0]  # type: ignore[index]
+            if source != target and parse_place(target)[0] == cloud:  # type: ignore[index]
+                graph.add_edge(source, target, usd_per_gb=_inter_region_rate(catalog, cloud, source, target, facts),
+                               bandwidth_gbps=_CLOUD_BANDWIDTH_GBPS)
+    for link in estate.network.links:
+        for source, target in ((link.a, link.b), (link.b, link.a)):
+            source = _egress_node(source, estate)
+            existing = graph.get_edge_data(source, target)
+            if existing is None or existing["usd_per_gb"] > link.usd_per_gb:
+                graph.add_edge(source, target, usd_per_gb=link.usd_per_gb, bandwidth_gbps=link.bandwidth_gbps,
+                               latency_ms=link.latency_ms, dedicated=True)
+    return graph
+
+
+def _egress_node(place: str, estate: Estate) -> str:
+    """Private sites send from a separate node so that no path transits through a private site:
+    an organisation does not relay cloud-to-cloud traffic through its hospital's uplink."""
+    return place if parse_place(place) else f"{place}>"
+
+
+@dataclass(frozen=True)
+class NetworkCosts:
+    """All-pairs transfer price, bandwidth and latency between the places of an estate."""
+
+    price: Mapping[tuple[str, str], float]
+    bandwidth: Mapping[tuple[str, str], float]
+    latency: Mapping[tuple[str, str], float]
+    paths: Mapping[tuple[str, str], tuple[str, ...]]
+
+    def usd_per_gb(self, source: str, target: str) -> float:
+        return 0.0 if source == target else self.price[(source, target)]
+
+
+def network_costs(graph: nx.DiGraph) -> NetworkCosts:
+    """Cheapest path ($/GB) between every pair of places, with that path's bandwidth and latency."""
+    places = sorted(node for node, data in graph.nodes(data=True) if data["kind"] == "place")
+    price: dict[tuple[str, str], float] = {}
+    bandwidth: dict[tuple[str, str], float] = {}
+    latency: dict[tuple[str, str], float] = {}
+    paths: dict[tuple[str, str], tuple[str, ...]] = {}
+    for source in places:
+        start = source if parse_place(source) else f"{source}>"
+        lengths, routes = nx.single_source_dijkstra(graph, start, weight="usd_per_gb")
+        for target in places:
+            if target == source:
+                continue
+            if target not in routes:
+                continue
+            route = [source, *routes[target][1:]] if start != source else routes[target]
+            edges = [graph.edges[a if i or start == source else start, b]
+                     for i, (a, b) in enumerate(zip(route, route[1:]))]
+            price[(source, target)] = round(lengths[target], 6)
+            bandwidth[(source, target)] = min(edge["bandwidth_gbps"] for edge in edges)
+            measured = [edge.get("latency_ms") for edge in edges if edge.get("latency_ms") is not None]
+            if len(edges) == 1 and measured:
+                latency[(source, target)] = float(measured[0])
+            else:
+                a, b = graph.nodes[source], graph.nodes[target]
+                latency[(source, target)] = estimate_latency_ms(distance_km(a["lat"], a["lon"], b["lat"], b["lon"]))
+            paths[(source, target)] = tuple(route)
+    return NetworkCosts(price=price, bandwidth=bandwidth, latency=latency, paths=paths)

@@ -1,0 +1,358 @@
+r"""Exact placement of AI workloads as a mixed-integer linear program solved by HiGHS.
+
+Notation
+--------
+* :math:`W` workloads; :math:`C_w` the candidates of workload :math:`w` (a place, a node type, a
+  node count and a purchase option; see :mod:`optimizer.candidates`); :math:`P_w` the places of those
+  candidates and :math:`C_{w,p} \subseteq C_w` the candidates at place :math:`p`.
+* :math:`a_c` the monthly cost of candidate :math:`c` alone: compute (node-hours x price, spot
+  overhead included) + storage of its outputs at its place + streaming every dataset it reads that
+  has no replica variable (size x passes x runs x $/GB of the cheapest network path).
+* :math:`K` capacity pools with capacity :math:`\kappa_k`: regional quotas (concurrent devices of an
+  accelerator family) and private-site inventory (device-hours and vCPU-hours per month, times the
+  site's maximum utilisation); :math:`u_{c,k}` what candidate :math:`c` draws from pool :math:`k`.
+* :math:`E` DAG edges :math:`(u, v)`; :math:`A_e` GB per month that flow along the edge (outputs of
+  :math:`u` x runs of :math:`u`; for inference this is the model shipped per model update);
+  :math:`\pi_{s,t}` the $/GB from place :math:`s` to place :math:`t` (0 when :math:`s = t`).
+* :math:`R` replica pairs :math:`(d, p)`: keeping a copy of dataset :math:`d` at place :math:`p`
+  costs :math:`\rho_{d,p}` = size x storage price at :math:`p` + size x refreshes x :math:`\pi`;
+  :math:`\sigma_{w,d,p}` is what :math:`w` pays at :math:`p` to stream :math:`d` without a replica.
+
+Variables
+---------
+:math:`x_c \in \{0,1\}` (candidate chosen), :math:`r_{d,p} \in \{0,1\}` (replica kept),
+:math:`y_{e,s,t} \ge 0` (edge :math:`e` runs from :math:`s` to :math:`t`),
+:math:`m_{w,d,p} \ge 0` (:math:`w` streams :math:`d` at :math:`p`). Let
+:math:`z_{w,p} = \sum_{c \in C_{w,p}} x_c` (w runs at p).
+
+Model
+-----
+.. math::
+
+    \min \; \sum_c a_c x_c + \sum_{e}\sum_{s,t} A_e \pi_{s,t} y_{e,s,t}
+          + \sum_{(d,p)} \rho_{d,p} r_{d,p} + \sum_{w,d,p} \sigma_{w,d,p} m_{w,d,p}
+
+    \text{s.t.}\quad \sum_{c \in C_w} x_c = 1 \quad \forall w                       \quad\text{(one placement)}
+
+    \sum_c u_{c,k} x_c \le \kappa_k \quad \forall k                                  \quad\text{(quotas, inventory)}
+
+    \sum_t y_{e,s,t} = z_{u,s},\; \sum_s y_{e,s,t} = z_{v,t} \quad \forall e=(u,v)   \quad\text{(DAG transfers)}
+
+    m_{w,d,p} \ge z_{w,p} - r_{d,p} \quad \forall (w,d,p)                            \quad\text{(stream or replica)}
+
+    \text{total cost} \le B \quad \text{(optional monthly budget)}
+
+The DAG linearisation is the transportation form of :math:`z_{u,s} z_{v,t}`: with binary
+:math:`z`, the only feasible :math:`y` is the product, so the model is exact; it is also tighter
+in the LP relaxation than the usual three-inequality McCormick form.
+
+Sovereignty, pins, accelerator compatibility, single-job capacity, spot eligibility (only
+checkpointing jobs; expected overhead = interruptions/hour x restart hours) and deadlines concern one
+workload each and are enforced exactly by candidate filtering, so the MILP never sees a forbidden
+option: a plan cannot violate them whatever the solver does.
+
+Determinism: columns and rows are built in sorted order and HiGHS runs single-threaded with a fixed
+seed, so the same inputs give the same plan.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping
+
+import highspy
+import numpy as np
+
+from optimizer.candidates import Candidate, CandidateSet, PoolKey, enumerate_candidates, storage_price
+from optimizer.catalog import Catalog
+from optimizer.errors import InfeasibleEstateError
+from optimizer.graph import NetworkCosts, build_network_graph, network_costs
+from optimizer.model import Estate
+from optimizer.plan import Plan, SolverInfo
+
+if TYPE_CHECKING:
+    from optimizer.estate import LoadedEstate
+
+__all__ = ["Problem", "Solution", "build_problem", "optimize", "solve_problem"]
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Everything the MILP needs, derived once from estate + candidates + network."""
+
+    estate: Estate
+    candidates: CandidateSet
+    network: NetworkCosts
+    edges: tuple[tuple[str, str, float], ...]  # (upstream, downstream, GB per month)
+    replica_costs: Mapping[tuple[str, str], float]  # (dataset, place) -> rho
+    budget: float | None
+
+
+@dataclass(frozen=True)
+class Solution:
+    status: str  # optimal | time_limit | infeasible
+    chosen: Mapping[str, Candidate]
+    replicas: frozenset[tuple[str, str]]
+    objective: float
+    dual_bound: float
+    columns: int
+    rows: int
+    capacity_slack: Mapping[PoolKey, float]  # only for the elastic (diagnosis) model
+    budget_slack: float
+
+
+def build_problem(estate: Estate, candidates: CandidateSet, network: NetworkCosts,
+                  storage_price: Mapping[str, float]) -> Problem:
+    """Derive DAG flows and replica options; ``storage_price`` maps place -> $/GB-month."""
+    workloads = {w.name: w for w in estate.workloads}
+    edges = []
+    for workload in estate.workloads:
+        for upstream in workload.depends_on:
+            gb = sum(out.size_gb for out in workloads[upstream].outputs) * workloads[upstream].runs
+            if gb > 0:
+                edges.append((upstream, workload.name, round(gb, 6)))
+    datasets = {d.name: d for d in estate.datasets}
+    stream_by_pair: dict[tuple[str, str], float] = defaultdict(float)
+    for (workload, dataset, place), cost in candidates.stream_usd.items():
+        stream_by_pair[(dataset, place)] += cost
+    replica_costs: dict[tuple[str, str], float] = {}
+    for (dataset_name, place), total_stream in sorted(stream_by_pair.items()):
+        dataset = datasets[dataset_name]
+        rho = dataset.size_gb * (storage_price[place]
+                                 + dataset.updates_per_month * network.usd_per_gb(dataset.location, place))
+        # A replica that costs more than all its readers would ever stream can never pay off.
+        if rho < total_stream - _EPS:
+            replica_costs[(dataset_name, place)] = round(rho, 6)
+    return Problem(estate=estate, candidates=candidates, network=network, edges=tuple(sorted(edges)),
+                   replica_costs=replica_costs, budget=estate.budget_usd_per_month)
+
+
+def _new_highs() -> highspy.Highs:
+    """A HiGHS instance whose one-time copyright banner (printed by C++ to fd 1) stays off stdout,
+    so that ``--json`` output remains machine-readable."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w", encoding="utf-8") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highs = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    highs.setOptionValue("output_flag", False)
+    return highs
+
+
+class _Builder:
+    """Collects columns and rows, then hands HiGHS one sparse model."""
+
+    def __init__(self) -> None:
+        self.cost: list[float] = []
+        self.upper: list[float] = []
+        self.integer: list[bool] = []
+        self.row_lower: list[float] = []
+        self.row_upper: list[float] = []
+        self.entries: list[tuple[int, int, float]] = []
+
+    def column(self, cost: float, integer: bool, upper: float = 1.0) -> int:
+        self.cost.append(cost)
+        self.upper.append(upper)
+        self.integer.append(integer)
+        return len(self.cost) - 1
+
+    def row(self, terms: list[tuple[int, float]], lower: float, upper: float) -> int:
+        index = len(self.row_lower)
+        self.row_lower.append(lower)
+        self.row_upper.append(upper)
+        self.entries.extend((index, col, value) for col, value in terms)
+        return index
+
+    def solve(self, time_limit: float, mip_rel_gap: float, relax: bool = False) -> tuple[highspy.Highs, str]:
+        lp = highspy.HighsLp()
+        lp.num_col_ = len(self.cost)
+        lp.num_row_ = len(self.row_lower)
+        lp.col_cost_ = np.asarray(self.cost, dtype=np.float64)
+        lp.col_lower_ = np.zeros(lp.num_col_, dtype=np.float64)
+        lp.col_upper_ = np.asarray(self.upper, dtype=np.float64)
+        lp.row_lower_ = np.asarray(self.row_lower, dtype=np.float64)
+        lp.row_upper_ = np.asarray(self.row_upper, dtype=np.float64)
+        if self.entries:
+            entries = np.asarray(self.entries, dtype=np.float64)
+            columns = entries[:, 1].astype(np.int64)
+            order = np.lexsort((entries[:, 0], columns))
+            columns = columns[order]
+            lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+            lp.a_matrix_.start_ = np.searchsorted(columns, np.arange(lp.num_col_ + 1)).astype(np.int32)
+            lp.a_matrix_.index_ = entries[order, 0].astype(np.int32)
+            lp.a_matrix_.value_ = entries[order, 2]
+        else:
+            lp.a_matrix_.start_ = np.zeros(lp.num_col_ + 1, dtype=np.int32)
+        if not relax:
+            lp.integrality_ = [highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+                               for flag in self.integer]
+        highs = _new_highs()
+        highs.setOptionValue("threads", 1)
+        highs.setOptionValue("random_seed", 0)
+        highs.setOptionValue("time_limit", float(time_limit))
+        highs.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+        highs.setOptionValue("mip_abs_gap", 1e-4)
+        highs.passModel(lp)
+        highs.run()
+        status = highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return highs, "optimal"
+        if status == highspy.HighsModelStatus.kInfeasible:
+            return highs, "infeasible"
+        if status == highspy.HighsModelStatus.kTimeLimit:
+            return highs, "time_limit"
+        return highs, highs.modelStatusToString(status).lower()
+
+
+def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: float = 1e-6,
+                  elastic: bool = False, relax: bool = False) -> Solution:
+    """Solve the placement MILP (see module docstring). ``elastic`` adds penalised slack to the
+    capacity and budget rows, for diagnosing infeasible estates; ``relax`` solves the LP relaxation."""
+    builder = _Builder()
+    by_workload = problem.candidates.by_workload
+    x_columns: dict[str, list[tuple[int, Candidate]]] = {}
+    z_terms: dict[tuple[str, str], list[int]] = defaultdict(list)
+    covered = {key for key in problem.candidates.stream_usd if (key[1], key[2]) in problem.replica_costs}
+    objective_terms: list[tuple[int, float]] = []
+    # Streaming cost per (workload, place) not covered by a replica variable.
+    uncovered: dict[tuple[str, str], float] = defaultdict(float)
+    for (workload, dataset, place), cost in problem.candidates.stream_usd.items():
+        if (workload, dataset, place) not in covered:
+            uncovered[(workload, place)] += cost
+    for name in sorted(by_workload):
+        filled = []
+        for candidate in by_workload[name]:
+            cost = candidate.compute_usd + candidate.storage_usd + uncovered.get((name, candidate.place), 0.0)
+            column = builder.column(cost, integer=True)
+            objective_terms.append((column, cost))
+            filled.append((column, candidate))
+            z_terms[(name, candidate.place)].append(column)
+        x_columns[name] = filled
+        builder.row([(column, 1.0) for column, _ in filled], 1.0, 1.0)
+
+    pools: dict[PoolKey, list[tuple[int, float]]] = defaultdict(list)
+    for name in sorted(x_columns):
+        for column, candidate in x_columns[name]:
+            for key, amount in candidate.usage:
+                if amount > 0:
+                    pools[key].append((column, amount))
+    capacity_rows: dict[PoolKey, int] = {}
+    slack_columns: dict[PoolKey, int] = {}
+    penalty = 1e7
+    for key in sorted(pools):
+        capacity = problem.candidates.capacities.get(key)
+        if capacity is None:
+            continue
+        terms = pools[key]
+        if sum(amount for _, amount in terms) <= capacity + _EPS:
+            continue  # cannot bind even if every candidate drawing on it were chosen
+        if elastic:
+            slack = builder.column(penalty / max(capacity, 1.0), integer=False, upper=highspy.kHighsInf)
+            slack_columns[key] = slack
+            terms = [*terms, (slack, -1.0)]
+        capacity_rows[key] = builder.row(terms, -highspy.kHighsInf, capacity)
+
+    places_of = {name: sorted({c.place for _, c in x_columns[name]}) for name in x_columns}
+    for upstream, downstream, gb in problem.edges:
+        sources, targets = places_of.get(upstream, []), places_of.get(downstream, [])
+        if not sources or not targets:
+            continue
+        if all(problem.network.usd_per_gb(s, t) == 0 for s in sources for t in targets):
+            continue
+        y: dict[tuple[str, str], int] = {}
+        for s in sources:
+            for t in targets:
+                cost = gb * problem.network.usd_per_gb(s, t)
+                y[(s, t)] = builder.column(cost, integer=False)
+                objective_terms.append((y[(s, t)], cost))
+        for s in sources:
+            builder.row([(y[(s, t)], 1.0) for t in targets] + [(c, -1.0) for c in z_terms[(upstream, s)]], 0.0, 0.0)
+        for t in targets:
+            builder.row([(y[(s, t)], 1.0) for s in sources] + [(c, -1.0) for c in z_terms[(downstream, t)]], 0.0, 0.0)
+
+    replica_columns: dict[tuple[str, str], int] = {}
+    for key in sorted(problem.replica_costs):
+        replica_columns[key] = builder.column(problem.replica_costs[key], integer=True)
+        objective_terms.append((replica_columns[key], problem.replica_costs[key]))
+    for (workload, dataset, place) in sorted(covered):
+        if (workload, place) not in z_terms:
+            continue
+        cost = problem.candidates.stream_usd[(workload, dataset, place)]
+        stream = builder.column(cost, integer=False)
+        objective_terms.append((stream, cost))
+        # m >= z - r  <=>  z - r - m <= 0
+        builder.row([(c, 1.0) for c in z_terms[(workload, place)]]
+                    + [(replica_columns[(dataset, place)], -1.0), (stream, -1.0)], -highspy.kHighsInf, 0.0)
+
+    budget_slack_column = None
+    if problem.budget is not None:
+        terms = list(objective_terms)
+        if elastic:
+            budget_slack_column = builder.column(penalty / max(problem.budget, 1.0), integer=False,
+                                                 upper=highspy.kHighsInf)
+            terms.append((budget_slack_column, -1.0))
+        builder.row(terms, -highspy.kHighsInf, problem.budget)
+
+    highs, status = builder.solve(time_limit, mip_rel_gap, relax=relax)
+    columns, rows = len(builder.cost), len(builder.row_lower)
+    if status not in ("optimal", "time_limit") or highs.getInfo().primal_solution_status == 0:
+        return Solution(status="infeasible" if status in ("optimal", "time_limit") else status, chosen={},
+                        replicas=frozenset(), objective=float("nan"), dual_bound=float("nan"),
+                        columns=columns, rows=rows, capacity_slack={}, budget_slack=0.0)
+    values = np.asarray(highs.getSolution().col_value)
+    info = highs.getInfo()
+    chosen: dict[str, Candidate] = {}
+    if not relax:
+        for name, filled in x_columns.items():
+            best = max(filled, key=lambda item: values[item[0]])
+            chosen[name] = best[1]
+    replicas = frozenset(key for key, column in replica_columns.items() if values[column] > 0.5)
+    slack = {key: float(values[column]) for key, column in slack_columns.items() if values[column] > 1e-6}
+    objective = float(sum(values[column] * cost for column, cost in objective_terms))
+    dual_bound = objective if relax else float(info.mip_dual_bound)
+    return Solution(status=status, chosen=chosen, replicas=replicas, objective=objective, dual_bound=dual_bound,
+                    columns=columns, rows=rows, capacity_slack=slack,
+                    budget_slack=float(values[budget_slack_column]) if budget_slack_column is not None else 0.0)
+
+
+def optimize(loaded: "LoadedEstate", catalog: Catalog, *, time_limit: float = 300.0,
+             mip_rel_gap: float = 1e-6) -> Plan:
+    """Estate + catalog -> the cheapest plan that satisfies every hard constraint.
+
+    Raises InfeasibleEstateError naming the binding constraints when there is none.
+    """
+    from optimizer.assemble import assemble_plan
+    from optimizer.diagnose import diagnose_shared_limits, diagnose_unplaceable
+
+    estate = loaded.estate
+    network = network_costs(build_network_graph(estate, catalog))
+    candidates = enumerate_candidates(estate, catalog, loaded.rules, network)
+    unplaceable = diagnose_unplaceable(estate, loaded.rules, candidates)
+    if unplaceable:
+        raise InfeasibleEstateError(estate.name, unplaceable)
+    storage = {place: storage_price(estate, catalog, place) for place in estate.places()}
+    problem = build_problem(estate, candidates, network, storage)
+    solution = solve_problem(problem, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
+    if solution.status == "infeasible":
+        elastic = solve_problem(problem, time_limit=time_limit, mip_rel_gap=1e-4, elastic=True)
+        reasons = diagnose_shared_limits(problem, elastic) if elastic.chosen else []
+        raise InfeasibleEstateError(estate.name, reasons or [
+            "the shared capacity and budget limits cannot all be met at once. To fix: raise quotas, "
+            "inventory or the budget"])
+    if not solution.chosen:
+        raise InfeasibleEstateError(estate.name, [f"the solver stopped with status '{solution.status}' before "
+                                                  "finding any plan. To fix: raise --time-limit"])
+    info = SolverInfo(name=f"HiGHS {_new_highs().version()}", status=solution.status, strategy="exact",
+                      objective_usd_per_month=round(solution.objective, 2),
+                      lower_bound_usd_per_month=round(min(solution.dual_bound, solution.objective), 2),
+                      candidates=candidates.count)
+    return assemble_plan(loaded, catalog, problem, solution.chosen, solution.replicas, info)
