@@ -1,0 +1,5 @@
+"""Entry point: ``python -m optimizer``."""
+
+from optimizer.cli import main
+
+main()

@@ -1,0 +1,238 @@
+"""Why the plan is what it is: binding constraints, next-best alternatives, and the naive baseline.
+
+The naive baseline is what a team runs without this tool: every workload on on-demand capacity
+in the estate's home cloud region (the nearest allowed region of the home cloud when the home
+region is not allowed for its data), on-prem only where a data class demands it, the cheapest
+node type that fits, no spot, no replicas (data is read from where it lives). Shared quotas are
+not applied to the baseline; its cost is computed with the same prices and network as the plan.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from optimizer.candidates import Candidate, CandidateSet, enumerate_candidates, workload_data_classes
+from optimizer.catalog import Catalog
+from optimizer.estate import LoadedEstate
+from optimizer.graph import NetworkCosts, build_network_graph, distance_km, network_costs
+from optimizer.model import Estate, cloud_place
+from optimizer.plan import Plan
+
+__all__ = ["Alternative", "Baseline", "BaselineRow", "WorkloadExplanation", "Explanation", "explain_plan", "naive_baseline"]
+
+
+@dataclass(frozen=True)
+class Alternative:
+    place: str
+    instance_type: str
+    purchase: str
+    usd_per_month: float
+    delta_usd_per_month: float
+    blocked_by: str | None  # a full capacity pool that rules it out given the other placements
+
+
+@dataclass(frozen=True)
+class WorkloadExplanation:
+    workload: str
+    chosen: str
+    usd_per_month: float
+    binding: tuple[str, ...]
+    alternatives: tuple[Alternative, ...]
+
+
+@dataclass(frozen=True)
+class BaselineRow:
+    workload: str
+    place: str
+    instance_type: str
+    usd_per_month: float
+
+
+@dataclass(frozen=True)
+class Baseline:
+    rows: tuple[BaselineRow, ...]
+    total_usd_per_month: float
+    plan_total_usd_per_month: float
+
+    @property
+    def saving_percent(self) -> float:
+        if self.total_usd_per_month <= 0:
+            return 0.0
+        return round(100.0 * (1 - self.plan_total_usd_per_month / self.total_usd_per_month), 1)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    workloads: tuple[WorkloadExplanation, ...]
+    baseline: Baseline
+
+
+def _marginal_cost(estate: Estate, network: NetworkCosts, candidate: Candidate, places: dict[str, str],
+                   replicas: set[tuple[str, str]], edge_gb: dict[tuple[str, str], float],
+                   candidates: CandidateSet) -> float:
+    """Monthly cost of ``candidate`` with every other workload where ``places`` puts it."""
+    name, place = candidate.workload, candidate.place
+    cost = candidate.compute_usd + candidate.storage_usd
+    for (workload, dataset, at), usd in candidates.stream_usd.items():
+        if workload == name and at == place and (dataset, place) not in replicas:
+            cost += usd
+    for (upstream, downstream), gb in edge_gb.items():
+        if downstream == name and upstream in places:
+            cost += gb * network.usd_per_gb(places[upstream], place)
+        if upstream == name and downstream in places:
+            cost += gb * network.usd_per_gb(place, places[downstream])
+    return cost
+
+
+def _pool_usage(plan_choice: dict[str, Candidate]) -> dict[tuple[str, str, str], float]:
+    usage: dict[tuple[str, str, str], float] = defaultdict(float)
+    for candidate in plan_choice.values():
+        for key, amount in candidate.usage:
+            usage[key] += amount
+    return usage
+
+
+def _chosen_candidates(plan: Plan, candidates: CandidateSet) -> dict[str, Candidate]:
+    chosen = {}
+    for placement in plan.placements:
+        for candidate in candidates.by_workload[placement.workload]:
+            if (candidate.place, candidate.instance_type, candidate.purchase, candidate.nodes) == (
+                    placement.place, placement.instance_type, placement.purchase, placement.nodes):
+                chosen[placement.workload] = candidate
+                break
+    return chosen
+
+
+def _baseline_place(estate: Estate, catalog: Catalog, candidates: CandidateSet, workload: str,
+                    rules_onprem: bool) -> str | None:
+    options = candidates.by_workload.get(workload, ())
+    places = {c.place for c in options}
+    if rules_onprem:
+        onprem = sorted(p for p in places if estate.private_site(p) is not None)
+        return onprem[0] if onprem else None
+    home = cloud_place(estate.home.cloud, estate.home.region)
+    if home in places:
+        return home
+    home_fact = catalog.regions[(estate.home.cloud, estate.home.region)]
+    same_cloud = [p for p in places if p.startswith(f"{estate.home.cloud}:")]
+    if not same_cloud:
+        same_cloud = sorted(places)
+    if not same_cloud:
+        return None
+
+    def distance(place: str) -> tuple[float, str]:
+        if estate.private_site(place) is not None:
+            site = estate.private_site(place)
+            return distance_km(home_fact.lat, home_fact.lon, site.location.lat, site.location.lon), place
+        cloud, region = place.split(":", 1)
+        fact = catalog.regions[(cloud, region)]
+        return distance_km(home_fact.lat, home_fact.lon, fact.lat, fact.lon), place
+
+    return min(same_cloud, key=distance)
+
+
+def naive_baseline(loaded: LoadedEstate, catalog: Catalog, network: NetworkCosts, plan_total: float) -> Baseline:
+    estate = loaded.estate
+    # Without checkpointing no candidate is spot: the baseline buys on-demand only.
+    on_demand_estate = estate.model_copy(update={
+        "workloads": [w.model_copy(update={"checkpointing": False}) for w in estate.workloads]})
+    candidates = enumerate_candidates(on_demand_estate, catalog, loaded.rules, network)
+
+    choice: dict[str, Candidate] = {}
+    for workload in estate.workloads:
+        onprem_only = any(loaded.rules.rule(c).onprem_only for c in workload_data_classes(estate, workload))
+        place = _baseline_place(estate, catalog, candidates, workload.name, onprem_only)
+        options = [c for c in candidates.by_workload.get(workload.name, ()) if c.place == place]
+        if options:
+            choice[workload.name] = min(options, key=lambda c: (c.compute_usd, c.instance_type))
+    places = {name: c.place for name, c in choice.items()}
+    edge_gb = _edge_gb(estate)
+    rows = []
+    for name in sorted(choice):
+        candidate = choice[name]
+        cost = candidate.compute_usd + candidate.storage_usd + candidate.stream_usd
+        for (upstream, downstream), gb in edge_gb.items():
+            if downstream == name and upstream in places:
+                cost += gb * network.usd_per_gb(places[upstream], candidate.place)
+        rows.append(BaselineRow(name, candidate.place, candidate.instance_type, round(cost, 2)))
+    return Baseline(rows=tuple(rows), total_usd_per_month=round(sum(r.usd_per_month for r in rows), 2),
+                    plan_total_usd_per_month=plan_total)
+
+
+def _edge_gb(estate: Estate) -> dict[tuple[str, str], float]:
+    workloads = {w.name: w for w in estate.workloads}
+    return {(upstream, w.name): sum(o.size_gb for o in workloads[upstream].outputs) * workloads[upstream].runs
+            for w in estate.workloads for upstream in w.depends_on}
+
+
+def explain_plan(loaded: LoadedEstate, catalog: Catalog, plan: Plan, *, alternatives: int = 3) -> Explanation:
+    """Binding constraints and next-best alternatives per workload, plus the naive baseline."""
+    estate = loaded.estate
+    network = network_costs(build_network_graph(estate, catalog))
+    candidates = enumerate_candidates(estate, catalog, loaded.rules, network)
+    chosen = _chosen_candidates(plan, candidates)
+    places = {name: c.place for name, c in chosen.items()}
+    replicas = {(copy.dataset, copy.target) for copy in plan.dataset_copies}
+    edge_gb = _edge_gb(estate)
+    usage = _pool_usage(chosen)
+    exclusions_by_workload: dict[str, list] = defaultdict(list)
+    for exclusion in candidates.exclusions:
+        exclusions_by_workload[exclusion.workload].append(exclusion)
+    explanations = []
+    for workload in estate.workloads:
+        current = chosen.get(workload.name)
+        if current is None:
+            continue
+        others = {k: v for k, v in places.items() if k != workload.name}
+        current_cost = _marginal_cost(estate, network, current, others, replicas, edge_gb, candidates)
+        best_per_place: dict[str, Alternative] = {}
+        for candidate in candidates.by_workload[workload.name]:
+            if candidate is current:
+                continue
+            cost = _marginal_cost(estate, network, candidate, others, replicas, edge_gb, candidates)
+            blocked = None
+            for key, amount in candidate.usage:
+                capacity = candidates.capacities.get(key)
+                if capacity is None:
+                    continue
+                mine = dict(current.usage).get(key, 0.0)
+                if usage[key] - mine + amount > capacity + 1e-6:
+                    blocked = f"{key[0]} {key[2] or 'vCPU'} at {key[1]} is full"
+                    break
+            alternative = Alternative(candidate.place, candidate.instance_type, candidate.purchase, round(cost, 2),
+                                      round(cost - current_cost, 2), blocked)
+            key = candidate.place
+            if key not in best_per_place or (alternative.usd_per_month, alternative.instance_type) < (
+                    best_per_place[key].usd_per_month, best_per_place[key].instance_type):
+                best_per_place[key] = alternative
+        ranked = sorted(best_per_place.values(), key=lambda a: (a.usd_per_month, a.place, a.instance_type))
+        binding: list[str] = []
+        sovereignty = [e for e in exclusions_by_workload[workload.name] if e.category == "sovereignty"]
+        if sovereignty:
+            binding.append(f"sovereignty: {len(sovereignty)} of {len(estate.places())} places excluded "
+                           f"({sovereignty[0].reason})")
+        for category in ("capacity", "deadline", "accelerator", "pinned"):
+            found = [e for e in exclusions_by_workload[workload.name] if e.category == category]
+            if found and category != "accelerator":
+                binding.append(f"{category}: " + "; ".join(f"{e.place}: {e.reason}" for e in found[:3]))
+        for key, amount in current.usage:
+            capacity = candidates.capacities.get(key)
+            if capacity is not None and usage[key] >= capacity - 1e-6:
+                binding.append(f"capacity pool {key[0]} {key[2] or 'vCPU'} at {key[1]} is fully used")
+        cheaper_blocked = [a for a in ranked if a.delta_usd_per_month < 0 and a.blocked_by]
+        for alt in cheaper_blocked[:2]:
+            binding.append(f"cheaper {alt.place} {alt.instance_type} (-${-alt.delta_usd_per_month:,.2f}) blocked: "
+                           f"{alt.blocked_by}")
+        if not workload.checkpointing and workload.kind != "inference":
+            binding.append("spot not allowed: the workload does not checkpoint")
+        elif current.purchase == "spot":
+            binding.append(f"spot chosen with expected preemption overhead of {100 * current.spot_overhead:.1f}%")
+        if not binding:
+            binding.append("none: this is the cheapest option among all allowed places")
+        explanations.append(WorkloadExplanation(
+            workload=workload.name, chosen=f"{current.place} {current.instance_type} x{current.nodes} {current.purchase}",
+            usd_per_month=round(current_cost, 2), binding=tuple(binding), alternatives=tuple(ranked[:alternatives])))
+    baseline = naive_baseline(loaded, catalog, network, plan.total_usd_per_month)
+    return Explanation(workloads=tuple(explanations), baseline=baseline)
+
