@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-from optimizer.candidates import Candidate, place_jurisdiction, storage_price, workload_data_classes
+from optimizer.candidates import Candidate, place_jurisdiction, storage_price, data_classes_by_workload
 from optimizer.catalog import REPO_ROOT, Catalog
 from optimizer.model import parse_place
 from optimizer.plan import CostBreakdown, DatasetCopy, Placement, Plan, PlanOutput, SolverInfo, Transfer
@@ -38,6 +38,7 @@ def assemble_plan(loaded: "LoadedEstate", catalog: Catalog, problem: "Problem", 
     transfers: list[Transfer] = []
     placements: list[Placement] = []
     edge_gb = {(u, v): gb for u, v, gb in problem.edges}
+    classes_of = data_classes_by_workload(estate)
     for workload in estate.workloads:
         candidate = chosen[workload.name]
         place = candidate.place
@@ -66,7 +67,7 @@ def assemble_plan(loaded: "LoadedEstate", catalog: Catalog, problem: "Problem", 
         site = estate.private_site(place)
         placements.append(Placement(
             workload=workload.name, kind=workload.kind, team=workload.team, cost_centre=workload.cost_centre,
-            data_classes=workload_data_classes(estate, workload), place=place,
+            data_classes=classes_of[workload.name], place=place,
             site_kind=site.kind if site is not None else "cloud",
             cloud=parsed[0] if parsed else None, region=parsed[1] if parsed else None, jurisdiction=jurisdiction,
             instance_type=candidate.instance_type, accelerator=candidate.accelerator,

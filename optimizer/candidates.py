@@ -30,6 +30,7 @@ __all__ = [
     "enumerate_candidates",
     "place_jurisdiction",
     "storage_price",
+    "data_classes_by_workload",
     "workload_data_classes",
 ]
 
@@ -103,15 +104,22 @@ def storage_price(estate: Estate, catalog: Catalog, place: str) -> float:
     return site.storage_usd_per_gb_month
 
 
+def data_classes_by_workload(estate: Estate) -> dict[str, list[str]]:
+    """Per workload: classes of the datasets read, the upstream outputs consumed, the outputs written."""
+    datasets = {d.name: d.data_class for d in estate.datasets}
+    outputs = {w.name: {out.data_class for out in w.outputs} for w in estate.workloads}
+    result = {}
+    for workload in estate.workloads:
+        classes = {datasets[read.dataset] for read in workload.reads} | outputs[workload.name]
+        for upstream in workload.depends_on:
+            classes |= outputs[upstream]
+        result[workload.name] = sorted(classes)
+    return result
+
+
 def workload_data_classes(estate: Estate, workload: Workload) -> list[str]:
-    """Classes of the datasets read, the upstream outputs consumed, and the outputs written."""
-    datasets = {d.name: d for d in estate.datasets}
-    workloads = {w.name: w for w in estate.workloads}
-    classes = {datasets[read.dataset].data_class for read in workload.reads}
-    classes |= {out.data_class for out in workload.outputs}
-    for upstream in workload.depends_on:
-        classes |= {out.data_class for out in workloads[upstream].outputs}
-    return sorted(classes)
+    """The data classes one workload touches (see data_classes_by_workload for all at once)."""
+    return data_classes_by_workload(estate)[workload.name]
 
 
 def _matches(option: AcceleratorOption, accelerator: str) -> bool:
@@ -130,7 +138,7 @@ def _run_hours(workload: Workload, speedup: float, overhead: float) -> float:
     return workload.hours_per_run / speedup * (1.0 + overhead)
 
 
-def _cloud_candidates(estate: Estate, workload: Workload, place: str, offers: Iterable[Offer],
+def _cloud_candidates(estate: Estate, workload: Workload, place: str, offers: Mapping[str, tuple[Offer, ...]],
                       quotas: Mapping[str, int], exclusions: list[Exclusion]) -> list[Candidate]:
     cloud = parse_place(place)[0]  # type: ignore[index]
     rate = _spot_rate(estate, cloud)
@@ -139,10 +147,9 @@ def _cloud_candidates(estate: Estate, workload: Workload, place: str, offers: It
     too_slow: list[str] = []
     options: list[tuple[AcceleratorOption | None, float]] = (
         [(option, option.speedup) for option in workload.accelerators] or [(None, 1.0)])
-    offers = list(offers)
     for option, speedup in options:
         replicas = math.ceil(workload.replicas / speedup) if workload.kind == "inference" else 1
-        for offer in offers:
+        for offer in offers.get(option.type.lower() if option else "", ()):
             if option is None:
                 if offer.accelerator is not None or offer.vcpus <= 0 or offer.memory_gib <= 0:
                     continue
@@ -249,6 +256,19 @@ def _private_candidates(workload: Workload, site: OnPremSite | EdgeSite,
     return results
 
 
+def _index_offers(offers: Iterable[Offer]) -> dict[str, tuple[Offer, ...]]:
+    """Offers of one region by lower-case accelerator name and family ("" = CPU-only nodes)."""
+    index: dict[str, list[Offer]] = defaultdict(list)
+    for offer in offers:
+        if offer.accelerator is None:
+            index[""].append(offer)
+        else:
+            keys = {offer.accelerator.lower(), accelerator_family(offer.accelerator).lower()}
+            for key in sorted(keys):
+                index[key].append(offer)
+    return {key: tuple(value) for key, value in index.items()}
+
+
 def _prune(candidates: list[Candidate]) -> list[Candidate]:
     """Keep candidates not dominated in (compute cost, usage of every pool) at the same place."""
     ordered = sorted(candidates, key=lambda c: (c.compute_usd, c.instance_type, c.purchase, c.nodes))
@@ -284,12 +304,15 @@ def enumerate_candidates(estate: Estate, catalog: Catalog, rules: SovereigntyRul
         for inventory in site.accelerators:
             capacities[("devices", site.name, inventory.type)] = inventory.count * month
 
+    offer_index = {place: _index_offers(catalog.offers_in(*parse_place(place)))  # type: ignore[misc]
+                   for place in estate.places() if parse_place(place)}
     by_workload: dict[str, tuple[Candidate, ...]] = {}
     exclusions: list[Exclusion] = []
     stream: dict[tuple[str, str, str], float] = {}
     places = estate.places()
+    classes_of = data_classes_by_workload(estate)
     for workload in estate.workloads:
-        classes = workload_data_classes(estate, workload)
+        classes = classes_of[workload.name]
         candidates: list[Candidate] = []
         for place in places:
             jurisdiction, private = place_jurisdiction(estate, catalog, place)
@@ -307,7 +330,7 @@ def enumerate_candidates(estate: Estate, catalog: Catalog, rules: SovereigntyRul
                 found = _private_candidates(workload, site, exclusions)
             else:
                 cloud, region = parse_place(place)  # type: ignore[misc]
-                found = _cloud_candidates(estate, workload, place, catalog.offers_in(cloud, region),
+                found = _cloud_candidates(estate, workload, place, offer_index[place],
                                           quotas_by_place.get(place, {}), exclusions)
             if not found:
                 continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from optimizer.candidates import Candidate, CandidateSet, enumerate_candidates, workload_data_classes
+from optimizer.candidates import Candidate, CandidateSet, data_classes_by_workload, enumerate_candidates
 from optimizer.catalog import Catalog
 from optimizer.estate import LoadedEstate
 from optimizer.graph import NetworkCosts, build_network_graph, distance_km, network_costs
@@ -140,8 +140,9 @@ def naive_baseline(loaded: LoadedEstate, catalog: Catalog, network: NetworkCosts
     candidates = enumerate_candidates(on_demand_estate, catalog, loaded.rules, network)
 
     choice: dict[str, Candidate] = {}
+    classes_of = data_classes_by_workload(estate)
     for workload in estate.workloads:
-        onprem_only = any(loaded.rules.rule(c).onprem_only for c in workload_data_classes(estate, workload))
+        onprem_only = any(loaded.rules.rule(c).onprem_only for c in classes_of[workload.name])
         place = _baseline_place(estate, catalog, candidates, workload.name, onprem_only)
         options = [c for c in candidates.by_workload.get(workload.name, ()) if c.place == place]
         if options:

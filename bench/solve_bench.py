@@ -1,0 +1,75 @@
+"""Solver benchmark: time and cost for random estates against the full bundled catalog.
+
+Prints one JSON line per estate size:
+  workloads, seconds (enumerate / solve / assemble / total), plan cost, MILP dual bound,
+  LP-relaxation bound and the gap of the plan against it, model size.
+
+Targets on a 2-core machine: 100 workloads < 1 s, 1,000 < 10 s, 10,000 < 60 s with a gap < 1 %.
+Usage: python -m bench.solve_bench [--sizes 10 100 1000 10000] [--seed 1] [--no-lp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from bench.estates import random_enterprise_estate
+from optimizer.assemble import assemble_plan
+from optimizer.candidates import enumerate_candidates, storage_price
+from optimizer.catalog import load_catalog
+from optimizer.estate import LoadedEstate, parse_estate
+from optimizer.graph import build_network_graph, network_costs
+from optimizer.plan import SolverInfo
+from optimizer.solve import build_problem, solve_problem
+from policy.sovereignty import load_rules
+
+
+def run(size: int, seed: int, with_lp: bool) -> dict:
+    catalog = load_catalog()
+    rules = load_rules()
+    estate = parse_estate(random_enterprise_estate(seed, size), f"bench-{size}")
+    loaded = LoadedEstate(estate=estate, rules=rules, source=f"bench-{size}")
+    started = time.perf_counter()
+    network = network_costs(build_network_graph(estate, catalog))
+    candidates = enumerate_candidates(estate, catalog, rules, network)
+    problem = build_problem(estate, candidates, network,
+                            {place: storage_price(estate, catalog, place) for place in estate.places()})
+    enumerated = time.perf_counter()
+    solution = solve_problem(problem)
+    solved = time.perf_counter()
+    info = SolverInfo(name="HiGHS", status=solution.status, strategy="exact",
+                      objective_usd_per_month=round(solution.objective, 2),
+                      lower_bound_usd_per_month=round(solution.dual_bound, 2), candidates=candidates.count)
+    plan = assemble_plan(loaded, catalog, problem, solution.chosen, solution.replicas, info)
+    assembled = time.perf_counter()
+    result = {
+        "workloads": len(estate.workloads), "seed": seed, "status": solution.status, "strategy": "exact",
+        "seconds_enumerate": round(enumerated - started, 3), "seconds_solve": round(solved - enumerated, 3),
+        "seconds_assemble": round(assembled - solved, 3), "seconds_total": round(assembled - started, 3),
+        "plan_usd_per_month": plan.total_usd_per_month, "milp_objective": round(solution.objective, 2),
+        "milp_dual_bound": round(solution.dual_bound, 2), "columns": solution.columns, "rows": solution.rows,
+        "candidates": candidates.count,
+    }
+    if with_lp:
+        relaxation = solve_problem(problem, relax=True)
+        result["lp_relaxation"] = round(relaxation.objective, 2)
+        result["gap_vs_lp_percent"] = round(100 * (solution.objective - relaxation.objective)
+                                            / max(solution.objective, 1e-9), 4)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000, 10000])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-lp", action="store_true", help="skip the LP relaxation bound")
+    args = parser.parse_args(argv)
+    for size in args.sizes:
+        print(json.dumps(run(size, args.seed, not args.no_lp)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
