@@ -68,20 +68,37 @@ class Explanation:
     baseline: Baseline
 
 
-def _marginal_cost(estate: Estate, network: NetworkCosts, candidate: Candidate, places: dict[str, str],
-                   replicas: set[tuple[str, str]], edge_gb: dict[tuple[str, str], float],
-                   candidates: CandidateSet) -> float:
+@dataclass(frozen=True)
+class _CostIndex:
+    """Streams and DAG edges indexed by workload, so pricing one candidate is O(its own edges)."""
+
+    streams: dict[tuple[str, str], list[tuple[str, float]]]  # (workload, place) -> [(dataset, usd)]
+    inbound: dict[str, list[tuple[str, float]]]  # workload -> [(upstream, GB)]
+    outbound: dict[str, list[tuple[str, float]]]  # workload -> [(downstream, GB)]
+
+    @classmethod
+    def build(cls, candidates: CandidateSet, edge_gb: dict[tuple[str, str], float]) -> "_CostIndex":
+        streams: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
+        for (workload, dataset, place), usd in candidates.stream_usd.items():
+            streams[(workload, place)].append((dataset, usd))
+        inbound: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        outbound: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for (upstream, downstream), gb in edge_gb.items():
+            inbound[downstream].append((upstream, gb))
+            outbound[upstream].append((downstream, gb))
+        return cls(streams, inbound, outbound)
+
+
+def _marginal_cost(network: NetworkCosts, candidate: Candidate, places: dict[str, str],
+                   replicas: set[tuple[str, str]], index: _CostIndex) -> float:
     """Monthly cost of ``candidate`` with every other workload where ``places`` puts it."""
     name, place = candidate.workload, candidate.place
     cost = candidate.compute_usd + candidate.storage_usd
-    for (workload, dataset, at), usd in candidates.stream_usd.items():
-        if workload == name and at == place and (dataset, place) not in replicas:
-            cost += usd
-    for (upstream, downstream), gb in edge_gb.items():
-        if downstream == name and upstream in places:
-            cost += gb * network.usd_per_gb(places[upstream], place)
-        if upstream == name and downstream in places:
-            cost += gb * network.usd_per_gb(place, places[downstream])
+    cost += sum(usd for dataset, usd in index.streams.get((name, place), ()) if (dataset, place) not in replicas)
+    cost += sum(gb * network.usd_per_gb(places[upstream], place)
+                for upstream, gb in index.inbound.get(name, ()) if upstream in places)
+    cost += sum(gb * network.usd_per_gb(place, places[downstream])
+                for downstream, gb in index.outbound.get(name, ()) if downstream in places)
     return cost
 
 
@@ -177,6 +194,7 @@ def explain_plan(loaded: LoadedEstate, catalog: Catalog, plan: Plan, *, alternat
     replicas = {(copy.dataset, copy.target) for copy in plan.dataset_copies}
     edge_gb = _edge_gb(estate)
     usage = _pool_usage(chosen)
+    index = _CostIndex.build(candidates, edge_gb)
     exclusions_by_workload: dict[str, list] = defaultdict(list)
     for exclusion in candidates.exclusions:
         exclusions_by_workload[exclusion.workload].append(exclusion)
@@ -185,13 +203,13 @@ def explain_plan(loaded: LoadedEstate, catalog: Catalog, plan: Plan, *, alternat
         current = chosen.get(workload.name)
         if current is None:
             continue
-        others = {k: v for k, v in places.items() if k != workload.name}
-        current_cost = _marginal_cost(estate, network, current, others, replicas, edge_gb, candidates)
+        others = places  # _marginal_cost never looks up the workload itself (no self-loops in a DAG)
+        current_cost = _marginal_cost(network, current, others, replicas, index)
         best_per_place: dict[str, Alternative] = {}
         for candidate in candidates.by_workload[workload.name]:
             if candidate is current:
                 continue
-            cost = _marginal_cost(estate, network, candidate, others, replicas, edge_gb, candidates)
+            cost = _marginal_cost(network, candidate, others, replicas, index)
             blocked = None
             for key, amount in candidate.usage:
                 capacity = candidates.capacities.get(key)
