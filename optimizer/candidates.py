@@ -251,8 +251,8 @@ def _private_candidates(workload: Workload, site: OnPremSite | EdgeSite,
             usage=tuple(usage)))
     if not results:
         category, _ = reasons[0] if reasons else ("accelerator", "")
-        text = "; ".join(reason for _, reason in reasons) or "no usable inventory"
-        exclusions.append(Exclusion(workload.name, site.name, category, f"{site.name} {text}"))
+        unique = list(dict.fromkeys(reason for _, reason in reasons))
+        exclusions.append(Exclusion(workload.name, site.name, category, "; ".join(unique) or "no usable inventory"))
     return results
 
 

@@ -16,6 +16,7 @@ from typing import Callable, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from optimizer.catalog import BUNDLED_CATALOG_DIR, Catalog, load_catalog
@@ -112,14 +113,15 @@ def _hash(plan: Plan) -> str:
 
 def render_explanation(explanation: Explanation, console: Console) -> None:
     for item in explanation.workloads:
-        console.print(f"\n[bold]{item.workload}[/] -> {item.chosen} ({_money(item.usd_per_month)}/month)")
+        console.print(f"\n[bold]{escape(item.workload)}[/] -> {escape(item.chosen)} "
+                      f"({_money(item.usd_per_month)}/month)")
         for reason in item.binding:
-            console.print(f"  binding: {reason}", highlight=False)
+            console.print(f"  binding: {escape(reason)}", highlight=False)
         for alt in item.alternatives:
             blocked = f" [blocked: {alt.blocked_by}]" if alt.blocked_by else ""
-            console.print(f"  alternative: {alt.place} {alt.instance_type} {alt.purchase} "
-                          f"{_money(alt.usd_per_month)} ({'+' if alt.delta_usd_per_month >= 0 else '-'}"
-                          f"{_money(abs(alt.delta_usd_per_month))}){blocked}", highlight=False)
+            console.print(escape(f"  alternative: {alt.place} {alt.instance_type} {alt.purchase} "
+                                 f"{_money(alt.usd_per_month)} ({'+' if alt.delta_usd_per_month >= 0 else '-'}"
+                                 f"{_money(abs(alt.delta_usd_per_month))}){blocked}"), highlight=False)
         if not item.alternatives:
             console.print("  alternative: none (no other allowed place can run it)")
     baseline = explanation.baseline

@@ -231,10 +231,12 @@ def explain_plan(loaded: LoadedEstate, catalog: Catalog, plan: Plan, *, alternat
         if sovereignty:
             binding.append(f"sovereignty: {len(sovereignty)} of {len(estate.places())} places excluded "
                            f"({sovereignty[0].reason})")
-        for category in ("capacity", "deadline", "accelerator", "pinned"):
+        for category in ("pinned", "deadline", "capacity"):
             found = [e for e in exclusions_by_workload[workload.name] if e.category == category]
-            if found and category != "accelerator":
-                binding.append(f"{category}: " + "; ".join(f"{e.place}: {e.reason}" for e in found[:3]))
+            if found:
+                shown = "; ".join(f"{e.place}: {e.reason}" for e in found[:2])
+                more = f" (+{len(found) - 2} more places)" if len(found) > 2 else ""
+                binding.append(f"{category}: {shown}{more}")
         for key, amount in current.usage:
             capacity = candidates.capacities.get(key)
             if capacity is not None and usage[key] >= capacity - 1e-6:

@@ -89,3 +89,20 @@ def test_committed_estate_schema_is_current():
     assert result.returncode == 0
     committed = (REPO / "schemas" / "estate.schema.json").read_text()
     assert json.loads(result.stdout) == json.loads(committed), "run: python -m optimizer schema -o schemas/estate.schema.json"
+
+
+def test_a_skypilot_layout_catalog_directory_is_accepted_and_its_date_shown(tmp_path):
+    bundled = REPO / "catalog" / "2026-11-29"
+    for cloud in ("aws", "gcp"):
+        (tmp_path / cloud).mkdir()
+        lines = (bundled / f"{cloud}_vms.csv").read_text().splitlines()
+        (tmp_path / cloud / "vms.csv").write_text("\n".join(lines) + "\n")
+    import os
+    stamp = 1_790_000_000  # 2026-09-21 UTC
+    for path in tmp_path.rglob("vms.csv"):
+        os.utime(path, (stamp, stamp))
+    result = run_cli("plan", str(HEALTHCARE), "--catalog", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["catalog_snapshot"] == "2026-09-21 (file date)"
+    assert plan["catalog_source"] == str(tmp_path)
