@@ -42,6 +42,10 @@ Model
 
     \text{total cost} \le B \quad \text{(optional monthly budget)}
 
+Re-optimization (:mod:`optimizer.reoptimize`) adds a penalty :math:`\mu_c` to :math:`a_c` in the
+objective only (not in the budget row, not in reported costs): the migration cost of moving to
+:math:`c` amortised over the payback period, which makes the current placement sticky.
+
 The DAG linearisation is the transportation form of :math:`z_{u,s} z_{v,t}`: with binary
 :math:`z`, the only feasible :math:`y` is the product, so the model is exact; it is also tighter
 in the LP relaxation than the usual three-inequality McCormick form.
@@ -60,7 +64,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping
 
 import highspy
@@ -76,7 +80,7 @@ from optimizer.plan import Plan, SolverInfo
 if TYPE_CHECKING:
     from optimizer.estate import LoadedEstate
 
-__all__ = ["Problem", "Solution", "build_problem", "optimize", "solve_problem"]
+__all__ = ["Problem", "Solution", "build_problem", "optimize", "prepare_problem", "solve_problem", "solve_to_plan"]
 
 _EPS = 1e-9
 
@@ -91,6 +95,9 @@ class Problem:
     edges: tuple[tuple[str, str, float], ...]  # (upstream, downstream, GB per month)
     replica_costs: Mapping[tuple[str, str], float]  # (dataset, place) -> rho
     budget: float | None
+    # Extra monthly cost per candidate (workload, place, node type, purchase) that steers the
+    # choice without being a real cost: re-optimization's amortised migration cost (hysteresis).
+    penalties: Mapping[tuple[str, str, str, str], float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -232,7 +239,9 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
         filled = []
         for candidate in by_workload[name]:
             cost = candidate.compute_usd + candidate.storage_usd + uncovered.get((name, candidate.place), 0.0)
-            column = builder.column(cost, integer=True)
+            penalty = problem.penalties.get(
+                (name, candidate.place, candidate.instance_type, candidate.purchase), 0.0)
+            column = builder.column(cost + penalty, integer=True)
             objective_terms.append((column, cost))
             filled.append((column, candidate))
             z_terms[(name, candidate.place)].append(column)
@@ -247,7 +256,7 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
                     pools[key].append((column, amount))
     capacity_rows: dict[PoolKey, int] = {}
     slack_columns: dict[PoolKey, int] = {}
-    penalty = 1e7
+    elastic_penalty = 1e7  # $ per unit of violated capacity or budget: dwarfs any real cost
     for key in sorted(pools):
         capacity = problem.candidates.capacities.get(key)
         if capacity is None:
@@ -256,7 +265,7 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
         if sum(amount for _, amount in terms) <= capacity + _EPS:
             continue  # cannot bind even if every candidate drawing on it were chosen
         if elastic:
-            slack = builder.column(penalty / max(capacity, 1.0), integer=False, upper=highspy.kHighsInf)
+            slack = builder.column(elastic_penalty / max(capacity, 1.0), integer=False, upper=highspy.kHighsInf)
             slack_columns[key] = slack
             terms = [*terms, (slack, -1.0)]
         capacity_rows[key] = builder.row(terms, -highspy.kHighsInf, capacity)
@@ -297,7 +306,7 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
     if problem.budget is not None:
         terms = list(objective_terms)
         if elastic:
-            budget_slack_column = builder.column(penalty / max(problem.budget, 1.0), integer=False,
+            budget_slack_column = builder.column(elastic_penalty / max(problem.budget, 1.0), integer=False,
                                                  upper=highspy.kHighsInf)
             terms.append((budget_slack_column, -1.0))
         builder.row(terms, -highspy.kHighsInf, problem.budget)
@@ -324,14 +333,10 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
                     budget_slack=float(values[budget_slack_column]) if budget_slack_column is not None else 0.0)
 
 
-def optimize(loaded: "LoadedEstate", catalog: Catalog, *, time_limit: float = 300.0,
-             mip_rel_gap: float = 1e-6) -> Plan:
-    """Estate + catalog -> the cheapest plan that satisfies every hard constraint.
-
-    Raises InfeasibleEstateError naming the binding constraints when there is none.
-    """
-    from optimizer.assemble import assemble_plan
-    from optimizer.diagnose import diagnose_shared_limits, diagnose_unplaceable
+def prepare_problem(loaded: "LoadedEstate", catalog: Catalog) -> Problem:
+    """Network, candidates and MILP data of an estate; raises InfeasibleEstateError when some
+    workload has no allowed candidate at all (with the reason for every place)."""
+    from optimizer.diagnose import diagnose_unplaceable
 
     estate = loaded.estate
     network = network_costs(build_network_graph(estate, catalog))
@@ -340,7 +345,17 @@ def optimize(loaded: "LoadedEstate", catalog: Catalog, *, time_limit: float = 30
     if unplaceable:
         raise InfeasibleEstateError(estate.name, unplaceable)
     storage = {place: storage_price(estate, catalog, place) for place in estate.places()}
-    problem = build_problem(estate, candidates, network, storage)
+    return build_problem(estate, candidates, network, storage)
+
+
+def solve_to_plan(loaded: "LoadedEstate", catalog: Catalog, problem: Problem, *, time_limit: float = 300.0,
+                  mip_rel_gap: float = 1e-6) -> Plan:
+    """Solve a prepared problem and assemble the plan; raises InfeasibleEstateError with the
+    binding shared limits (found by an elastic re-solve) when there is no feasible plan."""
+    from optimizer.assemble import assemble_plan
+    from optimizer.diagnose import diagnose_shared_limits
+
+    estate = loaded.estate
     solution = solve_problem(problem, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
     if solution.status == "infeasible":
         elastic = solve_problem(problem, time_limit=time_limit, mip_rel_gap=1e-4, elastic=True)
@@ -354,5 +369,15 @@ def optimize(loaded: "LoadedEstate", catalog: Catalog, *, time_limit: float = 30
     info = SolverInfo(name=f"HiGHS {_new_highs().version()}", status=solution.status, strategy="exact",
                       objective_usd_per_month=round(solution.objective, 2),
                       lower_bound_usd_per_month=round(min(solution.dual_bound, solution.objective), 2),
-                      candidates=candidates.count)
+                      candidates=problem.candidates.count)
     return assemble_plan(loaded, catalog, problem, solution.chosen, solution.replicas, info)
+
+
+def optimize(loaded: "LoadedEstate", catalog: Catalog, *, time_limit: float = 300.0,
+             mip_rel_gap: float = 1e-6) -> Plan:
+    """Estate + catalog -> the cheapest plan that satisfies every hard constraint.
+
+    Raises InfeasibleEstateError naming the binding constraints when there is none.
+    """
+    problem = prepare_problem(loaded, catalog)
+    return solve_to_plan(loaded, catalog, problem, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
