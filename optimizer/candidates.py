@@ -269,11 +269,15 @@ def _index_offers(offers: Iterable[Offer]) -> dict[str, tuple[Offer, ...]]:
     return {key: tuple(value) for key, value in index.items()}
 
 
-def _prune(candidates: list[Candidate]) -> list[Candidate]:
+def _prune(candidates: list[Candidate], keep: frozenset[tuple[str, str, str, str]] = frozenset()
+           ) -> list[Candidate]:
     """Keep candidates not dominated in (compute cost, usage of every pool) at the same place."""
     ordered = sorted(candidates, key=lambda c: (c.compute_usd, c.instance_type, c.purchase, c.nodes))
     kept: list[Candidate] = []
     for candidate in ordered:
+        if (candidate.workload, candidate.place, candidate.instance_type, candidate.purchase) in keep:
+            kept.append(candidate)
+            continue
         usage = dict(candidate.usage)
         dominated = False
         for better in kept:
@@ -287,8 +291,13 @@ def _prune(candidates: list[Candidate]) -> list[Candidate]:
 
 
 def enumerate_candidates(estate: Estate, catalog: Catalog, rules: SovereigntyRules,
-                         network: NetworkCosts) -> CandidateSet:
-    """All feasible-on-their-own candidates per workload, priced for a month."""
+                         network: NetworkCosts, keep: frozenset[tuple[str, str, str, str]] = frozenset()
+                         ) -> CandidateSet:
+    """All feasible-on-their-own candidates per workload, priced for a month.
+
+    ``keep`` lists (workload, place, node type, purchase) options exempt from dominance pruning:
+    re-optimization needs the deployed option priced even when a cheaper one exists at its place.
+    """
     datasets = {d.name: d for d in estate.datasets}
     quotas_by_place: dict[str, Mapping[str, int]] = {}
     for account in estate.clouds:
@@ -345,7 +354,7 @@ def enumerate_candidates(estate: Estate, catalog: Catalog, rules: SovereigntyRul
             storage_usd = outputs_gb * storage_price(estate, catalog, place)
             candidates.extend(
                 Candidate(**{**c.__dict__, "stream_usd": round(stream_usd, 6), "storage_usd": round(storage_usd, 6)})
-                for c in _prune(found))
+                for c in _prune(found, keep))
         by_workload[workload.name] = tuple(candidates)
     return CandidateSet(by_workload=by_workload, exclusions=tuple(exclusions), capacities=capacities,
                         stream_usd=stream)

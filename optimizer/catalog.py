@@ -28,7 +28,7 @@ import json
 import re
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -144,6 +144,15 @@ class Catalog:
 
     def offers_in(self, cloud: str, region: str) -> tuple[Offer, ...]:
         return self._by_region.get((cloud, region), ())
+
+    def with_offers(self, offers: Iterable[Offer], *, snapshot_date: str | None = None) -> "Catalog":
+        """A copy with other offers (e.g. refreshed prices); everything else is shared."""
+        offers = tuple(offers)
+        by_region: dict[tuple[str, str], list[Offer]] = defaultdict(list)
+        for offer in offers:
+            by_region[(offer.cloud, offer.region)].append(offer)
+        return replace(self, offers=offers, snapshot_date=snapshot_date or self.snapshot_date,
+                       _by_region={key: tuple(value) for key, value in by_region.items()})
 
     def accelerator_names(self) -> set[str]:
         return {offer.accelerator for offer in self.offers if offer.accelerator}

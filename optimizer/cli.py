@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from optimizer.catalog import BUNDLED_CATALOG_DIR, Catalog, load_catalog
-from optimizer.errors import EXIT_INVALID_INPUT, OptimizerError
+from optimizer.errors import EXIT_INVALID_INPUT, EstateError, OptimizerError
 from optimizer.estate import LoadedEstate, load_estate
 from optimizer.explain import Explanation, explain_plan
 from optimizer.model import Estate
@@ -228,6 +228,135 @@ def catalog_info(catalog: Optional[Path] = CatalogOption, json_output: bool = Js
         return 0
 
     _run(body)
+
+
+def _stack_estate(stacks_dir: Path, stack: str) -> tuple[Path, Optional[Path]]:
+    """(estate path, catalog dir or None) named by ``stacks/Pulumi.<stack>.yaml``."""
+    import yaml
+
+    stack_file = stacks_dir / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
+        raise EstateError(str(stack_file), [("(file)", f"stack '{stack}' has no config file",
+                                             f"use one of: {', '.join(known) or '(none)'}")])
+    config = (yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}).get("config") or {}
+    estate = config.get("aiinfra:estate")
+    if not isinstance(estate, str) or not estate:
+        raise EstateError(str(stack_file), [("config.aiinfra:estate", "is missing",
+                                             "set it to the estate file, relative to the repository root")])
+    root = stacks_dir.resolve().parent
+    catalog = config.get("aiinfra:catalog")
+    return root / estate, (root / catalog if isinstance(catalog, str) and catalog else None)
+
+
+def _price_source(spec: str):
+    from optimizer.prices import AwsPriceListSource, CatalogDirSource, GcpBillingCatalogSource
+
+    if spec == "snapshot":
+        return CatalogDirSource(BUNDLED_CATALOG_DIR)
+    if spec.startswith("dir:"):
+        return CatalogDirSource(Path(spec[4:]))
+    if spec == "aws":
+        return AwsPriceListSource()
+    if spec == "gcp":
+        key = os.environ.get("GCP_BILLING_API_KEY")
+        if not key:
+            raise EstateError("--prices gcp", [("GCP_BILLING_API_KEY", "is not set",
+                                                "export an API key allowed to call the Cloud Billing API")])
+        return GcpBillingCatalogSource(key)
+    raise EstateError("--prices", [("(option)", f"unknown price source '{spec}'",
+                                    "use snapshot, dir:PATH, aws or gcp")])
+
+
+@app.command()
+def reoptimize(
+    stack: str = typer.Option(..., "--stack", "-s", help="stack name (stacks/Pulumi.<stack>.yaml)"),
+    prices: str = typer.Option("snapshot", "--prices", help="price source: snapshot, dir:PATH, aws, gcp"),
+    report: Optional[Path] = typer.Option(None, "--report", help="markdown report (default out/reoptimize-<stack>.md)"),
+    stacks_dir: Path = typer.Option(Path("stacks"), "--stacks-dir", help="directory of stack configs and plan locks"),
+    min_saving_percent: float = typer.Option(5.0, "--min-saving-percent", min=0.0),
+    min_saving_usd: float = typer.Option(100.0, "--min-saving-usd", min=0.0),
+    payback_months: float = typer.Option(3.0, "--payback-months", min=0.01),
+    apply: bool = typer.Option(False, "--apply", help="run `pulumi up` when the plan changed and policies pass"),
+    time_limit: float = TimeLimitOption,
+) -> None:
+    """Re-plan a deployed stack with fresh prices; move workloads only when the saving clears the thresholds.
+
+    Writes the markdown report and, when the placement changes, the plan lock
+    stacks/<stack>.plan.lock.json, atomically. Exit codes: 0 ok (changed or not), 2 invalid input,
+    3 infeasible, 4 policy violation blocked --apply, 5 another run holds the stack, 6 price refresh
+    rejected (the last good plan is kept).
+    """
+    from optimizer.lockfile import exclusive_run, lock_path, read_plan_lock, write_files_atomically
+    from optimizer.prices import PriceRefreshError, validate_refresh
+    from optimizer.reoptimize import MigrationPolicy, replan
+    from optimizer.report import render_report
+
+    def body() -> int:
+        estate_path, catalog_dir = _stack_estate(stacks_dir, stack)
+        lock = lock_path(stacks_dir, stack)
+        report_path = report or Path("out") / f"reoptimize-{stack}.md"
+        policy = MigrationPolicy(min_saving_percent=min_saving_percent, min_saving_usd=min_saving_usd,
+                                 payback_months=payback_months)
+        with exclusive_run(lock):
+            deployed = read_plan_lock(lock)
+            baseline = load_catalog(catalog_dir or BUNDLED_CATALOG_DIR)
+            loaded = load_estate(estate_path, baseline)
+            regions = {(a.cloud, r) for a in loaded.estate.clouds for r in a.regions}
+            source = _price_source(prices)
+            try:
+                fresh, notes = source.refresh(baseline, regions)
+            except OptimizerError as error:
+                problems = [str(error)]
+            except Exception as error:  # a live API can fail in many ways; none may lose the last good plan
+                problems = [f"{source.name} failed: {type(error).__name__}: {error}"]
+            else:
+                problems = validate_refresh(baseline, fresh, regions)
+            if problems:
+                text = (f"# Re-optimization of stack `{stack}`: price refresh rejected\n\n"
+                        f"The last good plan lock is kept unchanged. Source: {source.name}.\n\n"
+                        + "".join(f"- {p}\n" for p in problems))
+                write_files_atomically([(report_path, text)])
+                raise PriceRefreshError(f"{source.name}: refresh rejected, last good plan kept ({'; '.join(problems)})"
+                                        f". Report: {report_path}. To fix: retry later or check the price source")
+            with err.status(f"Re-planning stack {stack}...", spinner="dots"):
+                decision = replan(loaded, fresh, deployed, policy, time_limit=time_limit)
+            text = render_report(stack, decision, policy, price_source=source.name, refresh_notes=notes)
+            changed = decision.status in ("initial", "moved", "forced")
+            files = [(report_path, text)] + ([(lock, decision.adopted.canonical_json())] if changed else [])
+            write_files_atomically(files)
+        out.print(f"{stack}: {decision.status} - {decision.reasons[0] if decision.reasons else ''}", highlight=False)
+        out.print(f"Report: {report_path}" + (f"; plan lock: {lock}" if changed else "; plan lock unchanged"))
+        if apply and changed:
+            return _apply_stack(stack)
+        return 0
+
+    _run(body)
+
+
+def _apply_stack(stack: str) -> int:
+    """`pulumi up` through the Automation API, only after the offline policy check passes."""
+    import shutil
+
+    try:
+        from checks.commands import check_command
+    except ImportError:
+        check_command = None
+    if check_command is not None:
+        code = check_command(stack, None, None, False)
+        if code != 0:
+            err.print(f"--apply blocked: the policy check of stack {stack} failed (exit {code})")
+            return code
+    if shutil.which("pulumi") is None:
+        err.print("--apply skipped: the Pulumi CLI is not installed on this machine. To fix: install it "
+                  "(https://www.pulumi.com/docs/install/) and log in, then rerun with --apply")
+        return 0
+    from pulumi import automation
+
+    workspace_stack = automation.select_stack(stack_name=stack, work_dir=str(Path.cwd()))
+    result = workspace_stack.up(on_output=lambda line: err.print(line, highlight=False, markup=False))
+    out.print(f"pulumi up: {result.summary.result}")
+    return 0 if result.summary.result == "succeeded" else 1
 
 
 def _register_optional_commands() -> None:

@@ -333,14 +333,15 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
                     budget_slack=float(values[budget_slack_column]) if budget_slack_column is not None else 0.0)
 
 
-def prepare_problem(loaded: "LoadedEstate", catalog: Catalog) -> Problem:
+def prepare_problem(loaded: "LoadedEstate", catalog: Catalog,
+                    keep: frozenset[tuple[str, str, str, str]] = frozenset()) -> Problem:
     """Network, candidates and MILP data of an estate; raises InfeasibleEstateError when some
     workload has no allowed candidate at all (with the reason for every place)."""
     from optimizer.diagnose import diagnose_unplaceable
 
     estate = loaded.estate
     network = network_costs(build_network_graph(estate, catalog))
-    candidates = enumerate_candidates(estate, catalog, loaded.rules, network)
+    candidates = enumerate_candidates(estate, catalog, loaded.rules, network, keep)
     unplaceable = diagnose_unplaceable(estate, loaded.rules, candidates)
     if unplaceable:
         raise InfeasibleEstateError(estate.name, unplaceable)
