@@ -139,16 +139,26 @@ def _run_hours(workload: Workload, speedup: float, overhead: float) -> float:
 
 
 def _cloud_candidates(estate: Estate, workload: Workload, place: str, offers: Mapping[str, tuple[Offer, ...]],
-                      quotas: Mapping[str, int], exclusions: list[Exclusion]) -> list[Candidate]:
+                      quotas: Mapping[str, int], exclusions: list[Exclusion],
+                      keep: frozenset[tuple[str, str, str, str]] = frozenset()) -> list[Candidate]:
+    """Priced node options for one workload in one cloud region.
+
+    Options that draw on no capacity pool differ only in price here, so only the cheapest of them is
+    materialised (the same one dominance pruning would keep); the rest never become objects.
+    """
     cloud = parse_place(place)[0]  # type: ignore[index]
     rate = _spot_rate(estate, cloud)
-    results: list[Candidate] = []
+    # raw option: (compute $, node type, purchase, nodes, offer, replicas, overhead, run hours, hours, usage)
+    cheapest_free: tuple | None = None
+    others: list[tuple] = []
     over_quota: list[str] = []
-    too_slow: list[str] = []
+    too_slow: list[tuple[str, str, float]] = []
     options: list[tuple[AcceleratorOption | None, float]] = (
         [(option, option.speedup) for option in workload.accelerators] or [(None, 1.0)])
+    batch = workload.kind != "inference"
     for option, speedup in options:
-        replicas = math.ceil(workload.replicas / speedup) if workload.kind == "inference" else 1
+        replicas = 1 if batch else math.ceil(workload.replicas / speedup)
+        base_hours = workload.monthly_hours / (speedup if batch else 1.0)
         for offer in offers.get(option.type.lower() if option else "", ()):
             if option is None:
                 if offer.accelerator is not None or offer.vcpus <= 0 or offer.memory_gib <= 0:
@@ -169,39 +179,46 @@ def _cloud_candidates(estate: Estate, workload: Workload, place: str, offers: Ma
                     if offer.vcpus > 0:
                         per_replica = max(per_replica, math.ceil(workload.vcpus / offer.vcpus))
             nodes = per_replica * replicas
-            devices = nodes * offer.accelerators_per_node if offer.accelerator else 0
-            usage: list[tuple[PoolKey, float]] = []
+            usage: tuple[tuple[PoolKey, float], ...] = ()
             family = offer.family
             if family is not None and family in quotas:
-                usage.append((("quota", place, family), float(devices)))
+                devices = nodes * offer.accelerators_per_node
                 if devices > quotas[family]:
-                    over_quota.append(f"{devices} {family} devices on {offer.instance_type} exceed the "
-                                      f"quota of {quotas[family]}")
+                    if len(over_quota) < 3:
+                        over_quota.append(f"{devices} {family} devices on {offer.instance_type} exceed the "
+                                          f"quota of {quotas[family]}")
                     continue
+                usage = ((("quota", place, family), float(devices)),)
             purchases = [("on_demand", offer.on_demand_usd_per_hour, 0.0)]
-            if offer.spot_usd_per_hour is not None and workload.checkpointing and workload.kind != "inference":
+            if offer.spot_usd_per_hour is not None and workload.checkpointing and batch:
                 purchases.append(("spot", offer.spot_usd_per_hour, rate * workload.restart_cost_hours))
             for purchase, price, overhead in purchases:
                 run_hours = _run_hours(workload, speedup, overhead)
-                if workload.deadline_hours is not None and workload.kind != "inference" \
-                        and run_hours > workload.deadline_hours:
-                    too_slow.append(f"{offer.instance_type} {purchase} needs {run_hours:.1f} h")
+                if batch and workload.deadline_hours is not None and run_hours > workload.deadline_hours:
+                    if len(too_slow) < 3:
+                        too_slow.append((offer.instance_type, purchase, run_hours))
                     continue
-                hours = workload.monthly_hours / (1.0 if workload.kind == "inference" else speedup) * (1 + overhead)
-                results.append(Candidate(
-                    workload=workload.name, place=place, instance_type=offer.instance_type,
-                    accelerator=offer.accelerator, accelerators_per_node=offer.accelerators_per_node,
-                    nodes=nodes, replicas=replicas, purchase=purchase, node_hours=round(nodes * hours, 6),
-                    run_hours=round(run_hours, 6), spot_overhead=round(overhead, 6),
-                    compute_usd=round(nodes * hours * price, 6), stream_usd=0.0, storage_usd=0.0,
-                    usage=tuple(usage)))
+                hours = base_hours * (1 + overhead)
+                raw = (round(nodes * hours * price, 6), offer.instance_type, purchase, nodes, offer, replicas,
+                       overhead, run_hours, hours, usage)
+                if usage or (workload.name, place, offer.instance_type, purchase) in keep:
+                    others.append(raw)
+                elif cheapest_free is None or raw[:4] < cheapest_free[:4]:
+                    cheapest_free = raw
+    raws = others + ([cheapest_free] if cheapest_free is not None else [])
+    results = [Candidate(
+        workload=workload.name, place=place, instance_type=instance_type, accelerator=offer.accelerator,
+        accelerators_per_node=offer.accelerators_per_node, nodes=nodes, replicas=replicas, purchase=purchase,
+        node_hours=round(nodes * hours, 6), run_hours=round(run_hours, 6), spot_overhead=round(overhead, 6),
+        compute_usd=compute, stream_usd=0.0, storage_usd=0.0, usage=usage)
+        for compute, instance_type, purchase, nodes, offer, replicas, overhead, run_hours, hours, usage in raws]
     if not results:
         if over_quota:
-            exclusions.append(Exclusion(workload.name, place, "capacity", "; ".join(sorted(set(over_quota))[:3])))
+            exclusions.append(Exclusion(workload.name, place, "capacity", "; ".join(sorted(set(over_quota)))))
         elif too_slow:
+            slow = "; ".join(f"{t} {p} needs {h:.1f} h" for t, p, h in too_slow)
             exclusions.append(Exclusion(workload.name, place, "deadline",
-                                        f"no node type meets the {workload.deadline_hours} h deadline ("
-                                        + "; ".join(sorted(set(too_slow))[:3]) + ")"))
+                                        f"no node type meets the {workload.deadline_hours} h deadline ({slow})"))
         else:
             wanted = ", ".join(f"{o.count}x {o.type}" for o in workload.accelerators) or "CPU nodes"
             exclusions.append(Exclusion(workload.name, place, "accelerator", f"no offer of {wanted} in {place}"))
@@ -340,7 +357,7 @@ def enumerate_candidates(estate: Estate, catalog: Catalog, rules: SovereigntyRul
             else:
                 cloud, region = parse_place(place)  # type: ignore[misc]
                 found = _cloud_candidates(estate, workload, place, offer_index[place],
-                                          quotas_by_place.get(place, {}), exclusions)
+                                          quotas_by_place.get(place, {}), exclusions, keep)
             if not found:
                 continue
             stream_usd = 0.0
