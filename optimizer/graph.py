@@ -5,9 +5,10 @@ Transfer cost between any two places is the cheapest path in a networkx DiGraph:
 * ``<cloud>:<region>`` -> ``internet:<cloud>`` at the cloud's internet egress rate (first paid tier);
   the internet reaches every place for free (ingress is free on both clouds);
 * region -> region of the same cloud at the inter-region rate from egress.csv (0.02 $/GB within
-  North America or Europe, special pairs such as us-east-1 <-> us-east-2 at 0.01); other pairs
-  (inter-continental, and AWS Asia-Pacific/South-America/Middle-East/Africa sources) are not in the
-  source data and are charged the internet rate as an upper bound;
+  North America or Europe, special pairs such as us-east-1 <-> us-east-2 at 0.01), through one
+  backbone node per cloud (per continent for GCP); other pairs (inter-continental, and AWS
+  Asia-Pacific/South-America/Middle-East/Africa sources) are not in the source data and are charged
+  the internet rate as an upper bound;
 * on-prem and edge sites -> internet at their declared WAN egress rate;
 * dedicated links (Direct Connect, Interconnect) from the estate, both directions, at their own rate.
 
@@ -27,7 +28,7 @@ import networkx as nx
 from optimizer.catalog import Catalog
 from optimizer.model import Estate, parse_place
 
-__all__ = ["NetworkCosts", "build_network_graph", "network_costs", "distance_km", "estimate_latency_ms"]
+__all__ = ["NetworkCosts", "build_network_graph", "distance_km", "egress_node", "estimate_latency_ms", "network_costs"]
 
 _NORTH_AMERICA = {"US", "CA", "MX"}
 _EUROPE = {"EU", "UK", "CH"}
@@ -68,19 +69,6 @@ def _place_facts(estate: Estate, catalog: Catalog) -> dict[str, tuple[str, float
     return facts
 
 
-def _inter_region_rate(catalog: Catalog, cloud: str, source: str, target: str,
-                       facts: Mapping[str, tuple[str, float, float]]) -> float:
-    special = catalog.egress.inter_region_pairs.get(frozenset({source, target}))
-    if special is not None:
-        return special
-    source_j, target_j = facts[source][0], facts[target][0]
-    if cloud == "aws":
-        standard = source_j in _AWS_STANDARD_SOURCES
-    else:
-        standard = _continent(source_j) == _continent(target_j) and _continent(source_j) in ("north-america", "europe")
-    return catalog.egress.inter_region[cloud] if standard else catalog.egress.inter_continent_assumption[cloud]
-
-
 def build_network_graph(estate: Estate, catalog: Catalog) -> nx.DiGraph:
     """The priced network graph of an estate (see module docstring for the edge rules)."""
     graph = nx.DiGraph()
@@ -104,20 +92,37 @@ def build_network_graph(estate: Estate, catalog: Catalog) -> nx.DiGraph:
         else:
             site = estate.private_site(place)
             assert site is not None  # every non-cloud place is a private site (validated by the model)
-            graph.add_node(_egress_node(place, estate), kind="egress")
-            graph.add_edge(_egress_node(place, estate), "internet", usd_per_gb=site.wan_egress_usd_per_gb,
+            graph.add_node(egress_node(place), kind="egress")
+            graph.add_edge(egress_node(place), "internet", usd_per_gb=site.wan_egress_usd_per_gb,
                            bandwidth_gbps=site.wan_bandwidth_gbps)
+            # Data produced and consumed on the same site never leaves it.
+            graph.add_edge(egress_node(place), place, usd_per_gb=0.0, bandwidth_gbps=site.wan_bandwidth_gbps)
             graph.add_edge("internet", place, usd_per_gb=0.0, bandwidth_gbps=site.wan_bandwidth_gbps)
-    cloud_places = sorted(p for p in facts if parse_place(p))
-    for source in cloud_places:
-        for target in cloud_places:
-            cloud = parse_place(source)[0]  # type: ignore[index]
-            if source != target and parse_place(target)[0] == cloud:  # type: ignore[index]
-                graph.add_edge(source, target, usd_per_gb=_inter_region_rate(catalog, cloud, source, target, facts),
-                               bandwidth_gbps=_CLOUD_BANDWIDTH_GBPS)
+    # Inter-region transfer goes through one backbone node per cloud (AWS: the rate depends on the
+    # source region only) or per cloud and continent (GCP: 0.02 within North America or Europe), so
+    # the graph stays linear in the number of regions; prices equal the pairwise rules exactly.
+    for place in sorted(p for p in facts if parse_place(p)):
+        cloud = parse_place(place)[0]  # type: ignore[index]
+        continent = _continent(facts[place][0])
+        if cloud == "aws":
+            backbone = "backbone:aws"
+            rate = catalog.egress.inter_region["aws"] if facts[place][0] in _AWS_STANDARD_SOURCES \
+                else catalog.egress.inter_continent_assumption["aws"]
+        elif continent in ("north-america", "europe"):
+            backbone, rate = f"backbone:gcp:{continent}", catalog.egress.inter_region["gcp"]
+        else:
+            continue  # other GCP continents reach every region at the internet rate
+        graph.add_node(backbone, kind="backbone")
+        graph.add_edge(place, backbone, usd_per_gb=rate, bandwidth_gbps=_CLOUD_BANDWIDTH_GBPS)
+        graph.add_edge(backbone, place, usd_per_gb=0.0, bandwidth_gbps=_CLOUD_BANDWIDTH_GBPS)
+    for pair, rate in sorted(catalog.egress.inter_region_pairs.items(), key=lambda item: sorted(item[0])):
+        first, second = sorted(pair)
+        if first in facts and second in facts:
+            for source, target in ((first, second), (second, first)):
+                graph.add_edge(source, target, usd_per_gb=rate, bandwidth_gbps=_CLOUD_BANDWIDTH_GBPS)
     for link in estate.network.links:
         for source, target in ((link.a, link.b), (link.b, link.a)):
-            source = _egress_node(source, estate)
+            source = egress_node(source)
             existing = graph.get_edge_data(source, target)
             if existing is None or existing["usd_per_gb"] > link.usd_per_gb:
                 graph.add_edge(source, target, usd_per_gb=link.usd_per_gb, bandwidth_gbps=link.bandwidth_gbps,
@@ -125,9 +130,9 @@ def build_network_graph(estate: Estate, catalog: Catalog) -> nx.DiGraph:
     return graph
 
 
-def _egress_node(place: str, estate: Estate) -> str:
-    """Private sites send from a separate node so that no path transits through a private site:
-    an organisation does not relay cloud-to-cloud traffic through its hospital's uplink."""
+def egress_node(place: str) -> str:
+    """The node data leaves a place from. Private sites send from a separate node so that no path
+    transits through a private site: nobody relays cloud traffic through a hospital's uplink."""
     return place if parse_place(place) else f"{place}>"
 
 
@@ -138,7 +143,8 @@ class NetworkCosts:
     price: Mapping[tuple[str, str], float]
     bandwidth: Mapping[tuple[str, str], float]
     latency: Mapping[tuple[str, str], float]
-    paths: Mapping[tuple[str, str], tuple[str, ...]]
+    paths: Mapping[tuple[str, str], tuple[str, ...]]  # graph nodes of the cheapest route (egress node first)
+    arc_price: Mapping[tuple[str, str], float]  # $/GB of every graph edge
 
     def usd_per_gb(self, source: str, target: str) -> float:
         return 0.0 if source == target else self.price[(source, target)]
@@ -152,16 +158,15 @@ def network_costs(graph: nx.DiGraph) -> NetworkCosts:
     latency: dict[tuple[str, str], float] = {}
     paths: dict[tuple[str, str], tuple[str, ...]] = {}
     for source in places:
-        start = source if parse_place(source) else f"{source}>"
+        start = egress_node(source)
         lengths, routes = nx.single_source_dijkstra(graph, start, weight="usd_per_gb")
         for target in places:
             if target == source:
                 continue
             if target not in routes:
                 continue
-            route = [source, *routes[target][1:]] if start != source else routes[target]
-            edges = [graph.edges[a if i or start == source else start, b]
-                     for i, (a, b) in enumerate(zip(route, route[1:]))]
+            route = routes[target]  # starts at the egress node of ``source``
+            edges = [graph.edges[a, b] for a, b in zip(route, route[1:])]
             price[(source, target)] = round(lengths[target], 6)
             bandwidth[(source, target)] = min(edge["bandwidth_gbps"] for edge in edges)
             measured = [edge.get("latency_ms") for edge in edges if edge.get("latency_ms") is not None]
@@ -171,4 +176,5 @@ def network_costs(graph: nx.DiGraph) -> NetworkCosts:
                 a, b = graph.nodes[source], graph.nodes[target]
                 latency[(source, target)] = estimate_latency_ms(distance_km(a["lat"], a["lon"], b["lat"], b["lon"]))
             paths[(source, target)] = tuple(route)
-    return NetworkCosts(price=price, bandwidth=bandwidth, latency=latency, paths=paths)
+    arc_price = {(a, b): float(data["usd_per_gb"]) for a, b, data in graph.edges(data=True)}
+    return NetworkCosts(price=price, bandwidth=bandwidth, latency=latency, paths=paths, arc_price=arc_price)

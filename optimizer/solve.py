@@ -21,7 +21,7 @@ Notation
 Variables
 ---------
 :math:`x_c \in \{0,1\}` (candidate chosen), :math:`r_{d,p} \in \{0,1\}` (replica kept),
-:math:`y_{e,s,t} \ge 0` (edge :math:`e` runs from :math:`s` to :math:`t`),
+:math:`f_{e,a} \ge 0` (share of edge :math:`e`'s data on network arc :math:`a`),
 :math:`m_{w,d,p} \ge 0` (:math:`w` streams :math:`d` at :math:`p`). Let
 :math:`z_{w,p} = \sum_{c \in C_{w,p}} x_c` (w runs at p).
 
@@ -29,14 +29,15 @@ Model
 -----
 .. math::
 
-    \min \; \sum_c a_c x_c + \sum_{e}\sum_{s,t} A_e \pi_{s,t} y_{e,s,t}
+    \min \; \sum_c a_c x_c + \sum_{e}\sum_{a} A_e \pi_a f_{e,a}
           + \sum_{(d,p)} \rho_{d,p} r_{d,p} + \sum_{w,d,p} \sigma_{w,d,p} m_{w,d,p}
 
     \text{s.t.}\quad \sum_{c \in C_w} x_c = 1 \quad \forall w                       \quad\text{(one placement)}
 
     \sum_c u_{c,k} x_c \le \kappa_k \quad \forall k                                  \quad\text{(quotas, inventory)}
 
-    \sum_t y_{e,s,t} = z_{u,s},\; \sum_s y_{e,s,t} = z_{v,t} \quad \forall e=(u,v)   \quad\text{(DAG transfers)}
+    \sum_{a \in out(n)} f_{e,a} - \sum_{a \in in(n)} f_{e,a} = z_{u,p(n)} - z_{v,q(n)} \quad \forall e=(u,v), n
+                                                                                     \quad\text{(DAG transfers)}
 
     m_{w,d,p} \ge z_{w,p} - r_{d,p} \quad \forall (w,d,p)                            \quad\text{(stream or replica)}
 
@@ -46,9 +47,14 @@ Re-optimization (:mod:`optimizer.reoptimize`) adds a penalty :math:`\mu_c` to :m
 objective only (not in the budget row, not in reported costs): the migration cost of moving to
 :math:`c` amortised over the payback period, which makes the current placement sticky.
 
-The DAG linearisation is the transportation form of :math:`z_{u,s} z_{v,t}`: with binary
-:math:`z`, the only feasible :math:`y` is the product, so the model is exact; it is also tighter
-in the LP relaxation than the usual three-inequality McCormick form.
+The DAG term is a single-commodity flow of one unit from the place of :math:`u` (supply
+:math:`z_{u,p}` at the node :math:`p` data leaves from) to the place of :math:`v` (demand
+:math:`z_{v,q}`) over the arcs :math:`a` of the network graph, each priced :math:`\pi_a` $/GB, restricted
+to the arcs of the cheapest routes between the candidate places (a min-cost flow never needs any
+other). With binary :math:`z` the flow is the cheapest route, so the model is exact; its LP relaxation
+equals that of the transportation form :math:`y_{e,s,t}` with route prices :math:`\pi_{s,t}` (both are
+single-commodity flows with the same path costs) while needing a few dozen arcs per edge instead of
+:math:`|P_u| \cdot |P_v|` pairs.
 
 Sovereignty, pins, accelerator compatibility, single-job capacity, spot eligibility (only
 checkpointing jobs; expected overhead = interruptions/hour x restart hours) and deadlines concern one
@@ -73,7 +79,7 @@ import numpy as np
 from optimizer.candidates import Candidate, CandidateSet, PoolKey, enumerate_candidates, storage_price
 from optimizer.catalog import Catalog
 from optimizer.errors import InfeasibleEstateError
-from optimizer.graph import NetworkCosts, build_network_graph, network_costs
+from optimizer.graph import NetworkCosts, build_network_graph, egress_node, network_costs
 from optimizer.model import Estate
 from optimizer.plan import Plan, SolverInfo
 
@@ -277,16 +283,28 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
             continue
         if all(problem.network.usd_per_gb(s, t) == 0 for s in sources for t in targets):
             continue
-        y: dict[tuple[str, str], int] = {}
+        # Single-commodity flow from z_u to z_v over the arcs of the cheapest routes between them.
+        arcs: set[tuple[str, str]] = set()
         for s in sources:
             for t in targets:
-                cost = gb * problem.network.usd_per_gb(s, t)
-                y[(s, t)] = builder.column(cost, integer=False)
-                objective_terms.append((y[(s, t)], cost))
+                if s != t:
+                    route = problem.network.paths[(s, t)]
+                    arcs.update(zip(route, route[1:]))
+                elif egress_node(s) != s:
+                    arcs.add((egress_node(s), s))
+        balance: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for tail, head in sorted(arcs):
+            cost = gb * problem.network.arc_price[(tail, head)]
+            column = builder.column(cost, integer=False, upper=1.0)
+            objective_terms.append((column, cost))
+            balance[tail].append((column, 1.0))
+            balance[head].append((column, -1.0))
         for s in sources:
-            builder.row([(y[(s, t)], 1.0) for t in targets] + [(c, -1.0) for c in z_terms[(upstream, s)]], 0.0, 0.0)
+            balance[egress_node(s)].extend((c, -1.0) for c in z_terms[(upstream, s)])
         for t in targets:
-            builder.row([(y[(s, t)], 1.0) for s in sources] + [(c, -1.0) for c in z_terms[(downstream, t)]], 0.0, 0.0)
+            balance[t].extend((c, 1.0) for c in z_terms[(downstream, t)])
+        for node in sorted(balance):
+            builder.row(balance[node], 0.0, 0.0)
 
     replica_columns: dict[tuple[str, str], int] = {}
     for key in sorted(problem.replica_costs):
