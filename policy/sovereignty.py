@@ -24,9 +24,18 @@ __all__ = [
     "SovereigntyRulesError",
     "load_rules",
     "load_region_jurisdictions",
+    "GCS_MULTI_REGIONS",
+    "GCS_PREDEFINED_DUAL_REGIONS",
+    "REPO_ROOT",
+    "ResolvedLocation",
+    "default_regions_csv",
+    "region_of_zone",
+    "resolve_cloud_region",
+    "resolve_gcs_location",
 ]
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().with_name("sovereignty.yaml")
+REPO_ROOT = Path(__file__).resolve().parent.parent
 ANY_JURISDICTION = "*"
 _CLASS_NAME = re.compile(r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$")
 
@@ -162,3 +171,109 @@ def load_region_jurisdictions(regions_csv: str | Path) -> dict[tuple[str, str], 
         for row in csv.DictReader(handle):
             result[(row["cloud"], row["region"])] = row["jurisdiction"]
     return result
+
+
+# --- Locations -> jurisdictions (used by the policy pack) ----------------------------------------
+
+# Predefined GCS dual-regions and their member regions
+# (https://cloud.google.com/storage/docs/locations#predefined; verify when the list changes).
+# EUR5, EUR7 and EUR8 span two jurisdictions (EU + UK, EU + UK, EU + CH).
+GCS_PREDEFINED_DUAL_REGIONS: dict[str, tuple[str, ...]] = {
+    "ASIA1": ("asia-northeast1", "asia-northeast2"),
+    "EUR4": ("europe-north1", "europe-west4"),
+    "EUR5": ("europe-west1", "europe-west2"),
+    "EUR7": ("europe-west2", "europe-west3"),
+    "EUR8": ("europe-west3", "europe-west6"),
+    "NAM4": ("us-central1", "us-east1"),
+}
+# GCS multi-regions: the region-name prefix of the catalog regions each may store data in
+# (Google's service-specific terms bind EU to EU member states and US to the United States;
+# ASIA is every Asian region, i.e. several jurisdictions).
+GCS_MULTI_REGIONS: dict[str, tuple[str, ...]] = {
+    "EU": ("europe-",),
+    "US": ("us-",),
+    "ASIA": ("asia-",),
+}
+_ZONE_SUFFIX = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
+
+
+@dataclass(frozen=True)
+class ResolvedLocation:
+    """Where a storage or compute location may hold data, by jurisdiction."""
+
+    location: str
+    kind: str  # region | zone | dual-region | multi-region
+    regions: tuple[str, ...]
+    jurisdictions: frozenset[str]
+    unresolved: tuple[str, ...] = ()  # regions without a known jurisdiction
+
+    def describe(self) -> str:
+        if self.kind in ("region", "zone"):
+            return self.location
+        if self.kind == "multi-region":
+            return f"{self.location} (multi-region)"
+        return f"{self.location} ({self.kind}: {', '.join(self.regions)})"
+
+
+def default_regions_csv() -> Path:
+    """regions.csv of the newest catalog snapshot in the repository (the one the optimizer bundles)."""
+    candidates = sorted((REPO_ROOT / "catalog").glob("*/regions.csv"))
+    if not candidates:
+        raise SovereigntyRulesError(f"no catalog/*/regions.csv under {REPO_ROOT}. To fix: restore the catalog")
+    return candidates[-1]
+
+
+def region_of_zone(location: str) -> str:
+    """'europe-west4-a' -> 'europe-west4'; a region is returned unchanged."""
+    match = _ZONE_SUFFIX.match(location)
+    return match.group(1) if match else location
+
+
+def resolve_cloud_region(cloud: str, location: str,
+                         regions: Mapping[tuple[str, str], str]) -> ResolvedLocation:
+    """Jurisdiction of one cloud region or zone (lower-case names as in regions.csv)."""
+    name = location.strip().lower()
+    region = name if (cloud, name) in regions else region_of_zone(name)
+    kind = "region" if region == name else "zone"
+    jurisdiction = regions.get((cloud, region))
+    return ResolvedLocation(location=location, kind=kind, regions=(region,),
+                            jurisdictions=frozenset({jurisdiction}) if jurisdiction else frozenset(),
+                            unresolved=() if jurisdiction else (region,))
+
+
+def resolve_gcs_location(location: str, regions: Mapping[tuple[str, str], str],
+                         data_locations: "list[str] | tuple[str, ...]" = ()) -> ResolvedLocation:
+    """Jurisdictions a GCS bucket location may store data in.
+
+    Handles regions (``europe-west4``, any case), predefined dual-regions (``EUR5``), multi-regions
+    (``EU``, ``US``, ``ASIA``), configurable dual-regions given as a multi-region plus
+    ``customPlacementConfig.dataLocations``, and the ``region1+region2`` form.
+    """
+    code = location.strip().upper()
+    members: tuple[str, ...]
+    if data_locations:
+        members = tuple(region_of_zone(d.strip().lower()) for d in data_locations)
+        kind = "dual-region"
+    elif "+" in code:
+        members = tuple(region_of_zone(part.strip().lower()) for part in code.split("+") if part.strip())
+        kind = "dual-region"
+    elif code in GCS_PREDEFINED_DUAL_REGIONS:
+        members = GCS_PREDEFINED_DUAL_REGIONS[code]
+        kind = "dual-region"
+    elif code in GCS_MULTI_REGIONS:
+        prefixes = GCS_MULTI_REGIONS[code]
+        members = tuple(sorted(r for (c, r) in regions if c == "gcp" and r.startswith(prefixes)))
+        kind = "multi-region"
+        if code == "EU":
+            # The EU multi-region is bound to EU member states, not to every European region.
+            members = tuple(r for r in members if regions.get(("gcp", r)) == "EU")
+    else:
+        resolved = resolve_cloud_region("gcp", code.lower(), regions)
+        return ResolvedLocation(location=location, kind=resolved.kind, regions=resolved.regions,
+                                jurisdictions=resolved.jurisdictions, unresolved=resolved.unresolved)
+    jurisdictions = {regions[("gcp", r)] for r in members if ("gcp", r) in regions}
+    unresolved = tuple(r for r in members if ("gcp", r) not in regions)
+    if not members:
+        unresolved = (code,)
+    return ResolvedLocation(location=location, kind=kind, regions=members,
+                            jurisdictions=frozenset(jurisdictions), unresolved=unresolved)

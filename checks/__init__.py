@@ -1,0 +1,1 @@
+"""Credential-free policy checks and cost diffs for pull requests (``python -m checks``)."""
