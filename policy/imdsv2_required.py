@@ -29,7 +29,7 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
         template = get(props, "launchTemplate")
         if isinstance(template, Unknown):
             return  # the template itself is checked where it is defined
-        if not isinstance(template, dict) or not (template.get("id") or template.get("name")):
+        if not isinstance(template, dict) or not template:
             report_violation("the node group has no launch template, so IMDSv2 cannot be enforced; "
                              "give it a launch template with metadataOptions.httpTokens = 'required'", None)
 

@@ -2,8 +2,8 @@
 
 Which cluster a workload runs on is read from its Kubernetes provider, never from the workload's own
 labels: by convention (docs/conventions.md) every Kubernetes provider sets ``clusterIdentifier`` to
-the cluster's place (``aws:eu-central-1``, ``gcp:europe-west4`` or a site name such as
-``hospital-dc``). Site kinds and jurisdictions come from this policy's ``sites`` config, which the
+name the cluster's place: ``eks-<region>``, ``gke-<project>-<region>``, a place (``aws:eu-central-1``)
+or a site name such as ``hospital-dc``; regions are recognised from the catalog's regions.csv. Site kinds and jurisdictions come from this policy's ``sites`` config, which the
 offline check fills from the plan (``python -m checks policy-config`` writes it for a real preview).
 """
 
@@ -22,6 +22,20 @@ from policy.sovereignty import ResolvedLocation
 
 NAME = "sovereignty-workload-location"
 _CLOUD_PLACE = re.compile(r"^(aws|gcp):([a-z0-9-]+)$")
+
+
+def cloud_of_identifier(identifier: str, regions: Any) -> tuple[str, str] | None:
+    """(cloud, region) named by a Kubernetes provider's clusterIdentifier, None for a site name."""
+    match = _CLOUD_PLACE.match(identifier)
+    if match:
+        return match.group(1), match.group(2)
+    if identifier.startswith("eks-") and ("aws", identifier[4:]) in regions:
+        return "aws", identifier[4:]
+    if identifier.startswith("gke-"):
+        known = [r for (c, r) in regions if c == "gcp" and identifier.endswith(f"-{r}")]
+        if known:
+            return "gcp", max(known, key=len)
+    return None
 
 CONFIG_SCHEMA = PolicyConfigSchema(properties={
     "sites": {
@@ -87,10 +101,10 @@ def validate(args: ResourceValidationArgs, report_violation: ReportViolation) ->
                          f"cannot verify data classes {', '.join(classes)}", None)
         return
     place = str(place)
-    match = _CLOUD_PLACE.match(place)
+    cloud = cloud_of_identifier(place, context.regions)
     onprem = False
-    if match:
-        location = context.cloud_location(match.group(1), match.group(2))
+    if cloud:
+        location = context.cloud_location(*cloud)
     else:
         sites: dict[str, Any] = args.get_config().get("sites") or {}
         site = sites.get(place)

@@ -73,3 +73,14 @@ def test_missing_label_is_reported():
 
 def test_non_workload_objects_are_ignored():
     assert run("kubernetes:core/v1:ConfigMap", {}, "aws:us-east-1") == []
+
+
+def test_eks_cluster_identifier_names_the_region():
+    assert run(DEPLOY, {"data-classes": "eu-personal"}, "eks-us-east-1")[0].startswith(
+        "runs on cluster 'eks-us-east-1': data class 'eu-personal' may not be processed or stored in US")
+
+
+def test_gke_cluster_identifier_with_a_dashed_project_names_the_region():
+    assert run(DEPLOY, {"data-classes": "eu-personal"}, "gke-acme-ml-prod-europe-west4") == []
+    assert run(DEPLOY, {"data-classes": "eu-personal"}, "gke-acme-ml-prod-europe-west2")[0].startswith(
+        "runs on cluster 'gke-acme-ml-prod-europe-west2': data class 'eu-personal' may not be processed or stored in UK")
