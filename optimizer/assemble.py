@@ -78,7 +78,8 @@ def assemble_plan(loaded: "LoadedEstate", catalog: Catalog, problem: "Problem", 
             reads=[read.dataset for read in workload.reads], depends_on=list(workload.depends_on),
             outputs=[PlanOutput(name=o.name, size_gb=o.size_gb, data_class=o.data_class) for o in workload.outputs],
             cost=CostBreakdown(compute=_money(candidate.compute_usd), transfer=_money(transfer_usd),
-                               storage=_money(candidate.storage_usd))))
+                               storage=_money(candidate.storage_usd)),
+            carbon_kg_per_month=round(candidate.carbon_kg, 1)))
     copies = []
     for dataset_name, place in sorted(replicas):
         dataset = datasets[dataset_name]
@@ -98,4 +99,6 @@ def assemble_plan(loaded: "LoadedEstate", catalog: Catalog, problem: "Problem", 
         budget_usd_per_month=estate.budget_usd_per_month, solver=solver,
         placements=sorted(placements, key=lambda p: p.workload), dataset_copies=copies,
         transfers=sorted(transfers, key=lambda t: (t.reason, t.source, t.target)),
-        fixed_storage_usd_per_month=_money(fixed))
+        fixed_storage_usd_per_month=_money(fixed),
+        carbon_price_usd_per_tonne=estate.carbon.price_usd_per_tonne if estate.carbon else None,
+        carbon_cap_kg_per_month=estate.carbon.cap_kg_per_month if estate.carbon else None)

@@ -23,7 +23,10 @@ from optimizer.model import AcceleratorOption, EdgeSite, Estate, OnPremSite, Wor
 from policy.sovereignty import SovereigntyRules
 
 __all__ = [
+    "CARBON_POOL",
     "Candidate",
+    "CarbonModel",
+    "carbon_model",
     "CandidateSet",
     "Exclusion",
     "PoolKey",
@@ -35,7 +38,57 @@ __all__ = [
 ]
 
 PoolKey = tuple[str, str, str]  # ("quota", place, family) | ("devices", site, type) | ("vcpus", site, "")
+CARBON_POOL: PoolKey = ("carbon", "estate", "kgCO2e")  # the estate's monthly carbon cap, when it has one
 _MAX_CPU_NODES = 64
+_WATTS_PER_VCPU = 4.0  # host CPU and memory per vCPU: an assumption, stated in the catalog manifest
+_DEFAULT_ACCELERATOR_WATTS = 300.0  # for accelerators the catalog has no power figure for
+CLOUD_PUE = 1.1
+
+
+@dataclass(frozen=True)
+class CarbonModel:
+    """What turns node-hours into kgCO2e at each place, and how emissions weigh in the plan."""
+
+    intensity_g_per_kwh: Mapping[str, float]  # place -> grid intensity
+    pue: Mapping[str, float]  # place -> power usage effectiveness
+    watts: Mapping[str, float]  # accelerator -> watts per device
+    price_usd_per_kg: float = 0.0  # carbon price in the objective (0 when none)
+    cap_kg: float | None = None  # hard cap, enforced as the CARBON_POOL capacity
+
+    def node_kw(self, accelerator: str | None, devices: int, vcpus: float) -> float:
+        accelerator_w = self.watts.get(accelerator, _DEFAULT_ACCELERATOR_WATTS) * devices if accelerator else 0.0
+        return (accelerator_w + vcpus * _WATTS_PER_VCPU) / 1000.0
+
+    def kg(self, place: str, node_hours: float, node_kw: float) -> float:
+        return node_hours * node_kw * self.pue[place] * self.intensity_g_per_kwh[place] / 1000.0
+
+
+def carbon_model(estate: Estate, catalog: Catalog) -> CarbonModel:
+    """Grid intensity and PUE per place; a private site without a declared intensity takes the
+    nearest cloud region's from the catalog (great-circle distance)."""
+    from optimizer.graph import distance_km
+
+    intensity: dict[str, float] = {}
+    pue: dict[str, float] = {}
+    for place in estate.places():
+        parsed = parse_place(place)
+        if parsed:
+            intensity[place] = catalog.carbon_g_per_kwh.get(parsed, 0.0)
+            pue[place] = CLOUD_PUE
+    for site in [*estate.onprem, *estate.edge]:
+        pue[site.name] = site.pue
+        if site.grid_carbon_g_per_kwh is not None:
+            intensity[site.name] = site.grid_carbon_g_per_kwh
+        else:
+            nearest = min((key for key in catalog.carbon_g_per_kwh if key in catalog.regions),
+                          key=lambda key: (distance_km(site.location.lat, site.location.lon,
+                                                       catalog.regions[key].lat, catalog.regions[key].lon), key))
+            intensity[site.name] = catalog.carbon_g_per_kwh[nearest]
+    policy = estate.carbon
+    return CarbonModel(
+        intensity_g_per_kwh=intensity, pue=pue, watts=catalog.accelerator_watts,
+        price_usd_per_kg=(policy.price_usd_per_tonne or 0.0) / 1000.0 if policy else 0.0,
+        cap_kg=policy.cap_kg_per_month if policy else None)
 
 
 @dataclass(frozen=True)
@@ -57,6 +110,7 @@ class Candidate:
     stream_usd: float  # reading every dataset remotely at this place (0 when local)
     storage_usd: float  # the workload's outputs kept at this place
     usage: tuple[tuple[PoolKey, float], ...]  # capacity pools this candidate draws on
+    carbon_kg: float = 0.0  # kgCO2e per month (energy x PUE x grid intensity)
 
     @property
     def standalone_usd(self) -> float:
@@ -140,15 +194,17 @@ def _run_hours(workload: Workload, speedup: float, overhead: float) -> float:
 
 def _cloud_candidates(estate: Estate, workload: Workload, place: str, offers: Mapping[str, tuple[Offer, ...]],
                       quotas: Mapping[str, int], exclusions: list[Exclusion],
-                      keep: frozenset[tuple[str, str, str, str]] = frozenset()) -> list[Candidate]:
+                      keep: frozenset[tuple[str, str, str, str]], carbon: CarbonModel) -> list[Candidate]:
     """Priced node options for one workload in one cloud region.
 
-    Options that draw on no capacity pool differ only in price here, so only the cheapest of them is
-    materialised (the same one dominance pruning would keep); the rest never become objects.
+    Options that draw on no capacity pool differ only in (carbon-priced) cost here, so only the
+    cheapest of them is materialised (the one dominance pruning would keep); the rest never become
+    objects. Under a carbon cap, emissions are a pool, so every option is kept for pruning.
     """
     cloud = parse_place(place)[0]  # type: ignore[index]
     rate = _spot_rate(estate, cloud)
-    # raw option: (compute $, node type, purchase, nodes, offer, replicas, overhead, run hours, hours, usage)
+    # raw option: (effective $, node type, purchase, nodes, offer, replicas, overhead, run hours, hours, usage,
+    #              compute $, kgCO2e)
     cheapest_free: tuple | None = None
     others: list[tuple] = []
     over_quota: list[str] = []
@@ -199,9 +255,14 @@ def _cloud_candidates(estate: Estate, workload: Workload, place: str, offers: Ma
                         too_slow.append((offer.instance_type, purchase, run_hours))
                     continue
                 hours = base_hours * (1 + overhead)
-                raw = (round(nodes * hours * price, 6), offer.instance_type, purchase, nodes, offer, replicas,
-                       overhead, run_hours, hours, usage)
-                if usage or (workload.name, place, offer.instance_type, purchase) in keep:
+                compute = round(nodes * hours * price, 6)
+                kg = round(carbon.kg(place, nodes * hours, carbon.node_kw(offer.accelerator,
+                                                                         offer.accelerators_per_node,
+                                                                         offer.vcpus)), 6)
+                option_usage = usage + (((CARBON_POOL, kg),) if carbon.cap_kg is not None else ())
+                raw = (round(compute + carbon.price_usd_per_kg * kg, 6), offer.instance_type, purchase, nodes, offer,
+                       replicas, overhead, run_hours, hours, option_usage, compute, kg)
+                if option_usage or (workload.name, place, offer.instance_type, purchase) in keep:
                     others.append(raw)
                 elif cheapest_free is None or raw[:4] < cheapest_free[:4]:
                     cheapest_free = raw
@@ -210,8 +271,9 @@ def _cloud_candidates(estate: Estate, workload: Workload, place: str, offers: Ma
         workload=workload.name, place=place, instance_type=instance_type, accelerator=offer.accelerator,
         accelerators_per_node=offer.accelerators_per_node, nodes=nodes, replicas=replicas, purchase=purchase,
         node_hours=round(nodes * hours, 6), run_hours=round(run_hours, 6), spot_overhead=round(overhead, 6),
-        compute_usd=compute, stream_usd=0.0, storage_usd=0.0, usage=usage)
-        for compute, instance_type, purchase, nodes, offer, replicas, overhead, run_hours, hours, usage in raws]
+        compute_usd=compute, stream_usd=0.0, storage_usd=0.0, usage=usage, carbon_kg=kg)
+        for _, instance_type, purchase, nodes, offer, replicas, overhead, run_hours, hours, usage, compute, kg
+        in raws]
     if not results:
         if over_quota:
             exclusions.append(Exclusion(workload.name, place, "capacity", "; ".join(sorted(set(over_quota)))))
@@ -226,7 +288,7 @@ def _cloud_candidates(estate: Estate, workload: Workload, place: str, offers: Ma
 
 
 def _private_candidates(workload: Workload, site: OnPremSite | EdgeSite,
-                        exclusions: list[Exclusion]) -> list[Candidate]:
+                        exclusions: list[Exclusion], carbon: CarbonModel) -> list[Candidate]:
     results: list[Candidate] = []
     reasons: list[tuple[str, str]] = []
     options: list[tuple[AcceleratorOption | None, float]] = (
@@ -259,13 +321,16 @@ def _private_candidates(workload: Workload, site: OnPremSite | EdgeSite,
             inventory_type, device_price = match.type, match.usd_per_hour
             usage.append((("devices", site.name, match.type), devices * hours))
         compute = hours * (devices * device_price + vcpus * site.usd_per_vcpu_hour)
+        kg = carbon.kg(site.name, hours, carbon.node_kw(inventory_type, devices, vcpus))
+        if carbon.cap_kg is not None:
+            usage.append((CARBON_POOL, round(kg, 6)))
         results.append(Candidate(
             workload=workload.name, place=site.name,
             instance_type=f"{site.kind}-{(inventory_type or 'cpu').lower()}",
             accelerator=inventory_type, accelerators_per_node=devices, nodes=1 if devices or vcpus else 0,
             replicas=replicas, purchase="owned", node_hours=round(hours, 6), run_hours=round(run_hours, 6),
             spot_overhead=0.0, compute_usd=round(compute, 6), stream_usd=0.0, storage_usd=0.0,
-            usage=tuple(usage)))
+            usage=tuple(usage), carbon_kg=round(kg, 6)))
     if not results:
         category, _ = reasons[0] if reasons else ("accelerator", "")
         unique = list(dict.fromkeys(reason for _, reason in reasons))
@@ -286,10 +351,11 @@ def _index_offers(offers: Iterable[Offer]) -> dict[str, tuple[Offer, ...]]:
     return {key: tuple(value) for key, value in index.items()}
 
 
-def _prune(candidates: list[Candidate], keep: frozenset[tuple[str, str, str, str]] = frozenset()
-           ) -> list[Candidate]:
-    """Keep candidates not dominated in (compute cost, usage of every pool) at the same place."""
-    ordered = sorted(candidates, key=lambda c: (c.compute_usd, c.instance_type, c.purchase, c.nodes))
+def _prune(candidates: list[Candidate], keep: frozenset[tuple[str, str, str, str]] = frozenset(),
+           carbon_price_usd_per_kg: float = 0.0) -> list[Candidate]:
+    """Keep candidates not dominated in (cost incl. carbon price, usage of every pool) at one place."""
+    ordered = sorted(candidates, key=lambda c: (round(c.compute_usd + carbon_price_usd_per_kg * c.carbon_kg, 6),
+                                                c.instance_type, c.purchase, c.nodes))
     kept: list[Candidate] = []
     for candidate in ordered:
         if (candidate.workload, candidate.place, candidate.instance_type, candidate.purchase) in keep:
@@ -308,13 +374,14 @@ def _prune(candidates: list[Candidate], keep: frozenset[tuple[str, str, str, str
 
 
 def enumerate_candidates(estate: Estate, catalog: Catalog, rules: SovereigntyRules,
-                         network: NetworkCosts, keep: frozenset[tuple[str, str, str, str]] = frozenset()
-                         ) -> CandidateSet:
+                         network: NetworkCosts, keep: frozenset[tuple[str, str, str, str]] = frozenset(),
+                         carbon: CarbonModel | None = None) -> CandidateSet:
     """All feasible-on-their-own candidates per workload, priced for a month.
 
     ``keep`` lists (workload, place, node type, purchase) options exempt from dominance pruning:
     re-optimization needs the deployed option priced even when a cheaper one exists at its place.
     """
+    carbon = carbon or carbon_model(estate, catalog)
     datasets = {d.name: d for d in estate.datasets}
     quotas_by_place: dict[str, Mapping[str, int]] = {}
     for account in estate.clouds:
@@ -329,6 +396,8 @@ def enumerate_candidates(estate: Estate, catalog: Catalog, rules: SovereigntyRul
         capacities[("vcpus", site.name, "")] = site.vcpus * month
         for inventory in site.accelerators:
             capacities[("devices", site.name, inventory.type)] = inventory.count * month
+    if carbon.cap_kg is not None:
+        capacities[CARBON_POOL] = carbon.cap_kg
 
     offer_index = {place: _index_offers(catalog.offers_in(*parse_place(place)))  # type: ignore[misc]
                    for place in estate.places() if parse_place(place)}
@@ -353,11 +422,11 @@ def enumerate_candidates(estate: Estate, catalog: Catalog, rules: SovereigntyRul
                 continue
             site = estate.private_site(place)
             if site is not None:
-                found = _private_candidates(workload, site, exclusions)
+                found = _private_candidates(workload, site, exclusions, carbon)
             else:
                 cloud, region = parse_place(place)  # type: ignore[misc]
                 found = _cloud_candidates(estate, workload, place, offer_index[place],
-                                          quotas_by_place.get(place, {}), exclusions, keep)
+                                          quotas_by_place.get(place, {}), exclusions, keep, carbon)
             if not found:
                 continue
             stream_usd = 0.0
@@ -371,7 +440,7 @@ def enumerate_candidates(estate: Estate, catalog: Catalog, rules: SovereigntyRul
             storage_usd = outputs_gb * storage_price(estate, catalog, place)
             candidates.extend(
                 Candidate(**{**c.__dict__, "stream_usd": round(stream_usd, 6), "storage_usd": round(storage_usd, 6)})
-                for c in _prune(found, keep))
+                for c in _prune(found, keep, carbon.price_usd_per_kg))
         by_workload[workload.name] = tuple(candidates)
     return CandidateSet(by_workload=by_workload, exclusions=tuple(exclusions), capacities=capacities,
                         stream_usd=stream)

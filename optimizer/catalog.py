@@ -140,6 +140,8 @@ class Catalog:
     egress: EgressPrices
     storage_usd_per_gb_month: Mapping[str, float]
     quirks: tuple[str, ...] = ()
+    carbon_g_per_kwh: Mapping[tuple[str, str], float] = field(default_factory=dict)  # grid intensity per region
+    accelerator_watts: Mapping[str, float] = field(default_factory=dict)
     _by_region: Mapping[tuple[str, str], tuple[Offer, ...]] = field(default_factory=dict, repr=False)
 
     def offers_in(self, cloud: str, region: str) -> tuple[Offer, ...]:
@@ -415,6 +417,51 @@ def _storage(path: Path) -> dict[str, float]:
     return result
 
 
+def _carbon(directory: Path, regions: Mapping[tuple[str, str], RegionFact],
+            quirks: list[str]) -> dict[tuple[str, str], float]:
+    """Grid carbon intensity per region: Google's figures for GCP, the third-party table for AWS;
+    a region without a figure takes its nearest region's (great-circle), recorded as a quirk."""
+    values: dict[tuple[str, str], float] = {}
+    gcp_path = _find(directory, "gcp_region_carbon.csv") or BUNDLED_CATALOG_DIR / "gcp_region_carbon.csv"
+    for line, row in enumerate(_read_csv(gcp_path), start=2):
+        value = _float(row["Grid carbon intensity (gCO2eq / kWh)"], gcp_path, line, "Grid carbon intensity")
+        if value is not None:
+            values[("gcp", row["Google Cloud Region"])] = value
+    aws_path = _find(directory, "aws_region_carbon.csv") or BUNDLED_CATALOG_DIR / "aws_region_carbon.csv"
+    for line, row in enumerate(_read_csv(aws_path), start=2):
+        value = _float(row["grid_carbon_intensity_gco2e_per_kwh"], aws_path, line, "grid_carbon_intensity")
+        if value is not None:
+            values[(row["cloud"], row["region"])] = value
+    known = sorted(key for key in values if key in regions)
+    for key, fact in sorted(regions.items()):
+        if key in values or not known:
+            continue
+        nearest = min(known, key=lambda k: (_haversine(fact, regions[k]), k))
+        values[key] = values[nearest]
+        quirks.append(f"carbon: {key[0]}:{key[1]} has no grid intensity figure; using {nearest[0]}:{nearest[1]}'s "
+                      f"({values[nearest]:g} g/kWh), the nearest region with one")
+    return values
+
+
+def _haversine(a: RegionFact, b: RegionFact) -> float:
+    import math
+
+    phi1, phi2 = math.radians(a.lat), math.radians(b.lat)
+    h = math.sin((phi2 - phi1) / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(math.radians(b.lon - a.lon) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(min(1.0, h)))
+
+
+def _watts(directory: Path) -> dict[str, float]:
+    path = _find(directory, "accelerator_power.csv") or BUNDLED_CATALOG_DIR / "accelerator_power.csv"
+    result = {}
+    for line, row in enumerate(_read_csv(path), start=2):
+        value = _float(row["watts_per_device"], path, line, "watts_per_device")
+        if value is None:
+            raise CatalogError(f"{path}: line {line}: empty watts_per_device. To fix: fill it")
+        result[row["accelerator"]] = value
+    return result
+
+
 def _snapshot_date(directory: Path, vm_files: list[Path]) -> str:
     manifest = directory / "CATALOG.json"
     if manifest.is_file():
@@ -455,6 +502,7 @@ def load_catalog(directory: str | Path = BUNDLED_CATALOG_DIR) -> Catalog:
     by_region: dict[tuple[str, str], list[Offer]] = defaultdict(list)
     for offer in offers:
         by_region[(offer.cloud, offer.region)].append(offer)
+    carbon = _carbon(directory, regions, quirks)
     return Catalog(
         source_dir=str(directory),
         snapshot_date=_snapshot_date(directory, [p for p in (aws_path, gcp_path) if p]),
@@ -463,5 +511,7 @@ def load_catalog(directory: str | Path = BUNDLED_CATALOG_DIR) -> Catalog:
         egress=_egress(egress_path),
         storage_usd_per_gb_month=_storage(storage_path),
         quirks=tuple(quirks),
+        carbon_g_per_kwh=carbon,
+        accelerator_watts=_watts(directory),
         _by_region={key: tuple(value) for key, value in by_region.items()},
     )

@@ -85,23 +85,28 @@ def render_plan(plan: Plan, console: Console) -> None:
     table = Table(title=f"Plan for '{plan.estate}' (catalog snapshot {plan.catalog_snapshot})", show_lines=False)
     for column, justify in [("workload", "left"), ("kind", "left"), ("place", "left"), ("node type", "left"),
                             ("nodes", "right"), ("purchase", "left"), ("compute", "right"), ("transfer", "right"),
-                            ("storage", "right"), ("total /month", "right")]:
+                            ("storage", "right"), ("total /month", "right"), ("kgCO2e", "right")]:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for p in plan.placements:
         accelerator = f" ({p.accelerators_per_node}x {p.accelerator})" if p.accelerator else ""
         table.add_row(p.workload, p.kind, p.place, f"{p.instance_type}{accelerator}", str(p.nodes), p.purchase,
-                      _money(p.cost.compute), _money(p.cost.transfer), _money(p.cost.storage), _money(p.cost.total))
+                      _money(p.cost.compute), _money(p.cost.transfer), _money(p.cost.storage), _money(p.cost.total),
+                      f"{p.carbon_kg_per_month:,.1f}")
     for copy in plan.dataset_copies:
         table.add_row(f"replica of {copy.dataset}", "copy", copy.target, "object storage", "-", "-", "-", "-",
-                      _money(copy.usd_per_month), _money(copy.usd_per_month))
+                      _money(copy.usd_per_month), _money(copy.usd_per_month), "-")
     compute = sum(p.cost.compute for p in plan.placements)
     transfer = sum(p.cost.transfer for p in plan.placements)
     storage = sum(p.cost.storage for p in plan.placements) + sum(c.usd_per_month for c in plan.dataset_copies)
     table.add_section()
     table.add_row("total", "", "", "", "", "", _money(compute), _money(transfer), _money(storage),
-                  _money(plan.total_usd_per_month), style="bold")
+                  _money(plan.total_usd_per_month), f"{plan.total_carbon_kg_per_month:,.1f}", style="bold")
     console.print(table)
     budget = f", budget {_money(plan.budget_usd_per_month)}" if plan.budget_usd_per_month else ""
+    if plan.carbon_price_usd_per_tonne is not None:
+        budget += f", carbon priced at {_money(plan.carbon_price_usd_per_tonne)}/tCO2e"
+    if plan.carbon_cap_kg_per_month is not None:
+        budget += f", carbon capped at {plan.carbon_cap_kg_per_month:,.0f} kgCO2e/month"
     console.print(f"Datasets at rest where they live: {_money(plan.fixed_storage_usd_per_month)}/month (not "
                   f"included above){budget}. Solver: {plan.solver.name}, {plan.solver.status}, "
                   f"{plan.solver.candidates} candidates. Plan {plan.canonical_json() and _hash(plan)}")

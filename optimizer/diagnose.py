@@ -63,6 +63,11 @@ def diagnose_shared_limits(problem: "Problem", elastic: "Solution") -> list[str]
         users = sorted(
             (name, dict(c.usage)[key]) for name, c in elastic.chosen.items() if key in dict(c.usage))
         who = ", ".join(f"`{name}` ({amount:g})" for name, amount in users)
+        if kind == "carbon":
+            reasons.append(f"carbon cap: even the lowest-emission plan within every other limit emits {capacity + over:,.0f} "
+                           f"kgCO2e per month, the cap is {capacity:,.0f}. To fix: raise carbon.cap_kg_per_month, "
+                           "allow lower-carbon regions, or reduce runs and replicas")
+            continue
         if kind == "quota":
             what = f"quota for {item} devices in {place}"
             unit = "devices at once"

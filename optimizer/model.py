@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = [
     "AcceleratorInventory",
     "AcceleratorOption",
+    "CarbonPolicy",
     "Cloud",
     "CloudAccount",
     "Dataset",
@@ -94,6 +95,9 @@ class _PrivateSite(_Strict):
     wan_egress_usd_per_gb: NonNegative = Field(default=0.0, description="cost per GB leaving the site over the WAN")
     wan_bandwidth_gbps: Positive = Field(default=10.0, description="WAN uplink bandwidth")
     storage_usd_per_gb_month: NonNegative = Field(default=0.01, description="cost of keeping one GB for a month")
+    grid_carbon_g_per_kwh: NonNegative | None = Field(
+        default=None, description="grid carbon intensity of the site's power; default: nearest cloud region's")
+    pue: float = Field(default=1.5, ge=1.0, le=3.0, description="power usage effectiveness of the site")
 
     @field_validator("accelerators")
     @classmethod
@@ -235,6 +239,20 @@ class Network(_Strict):
     links: list[Link] = Field(default_factory=list)
 
 
+class CarbonPolicy(_Strict):
+    """How emissions weigh in the plan: a price per tonne in the objective, or a hard monthly cap."""
+
+    price_usd_per_tonne: NonNegative | None = Field(default=None, description="internal carbon price, $/tCO2e")
+    cap_kg_per_month: NonNegative | None = Field(default=None, description="hard limit on kgCO2e per month")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "CarbonPolicy":
+        if (self.price_usd_per_tonne is None) == (self.cap_kg_per_month is None):
+            raise ValueError("set exactly one of price_usd_per_tonne or cap_kg_per_month. "
+                             "To fix: choose a carbon price (objective) or a carbon cap (constraint)")
+        return self
+
+
 class Estate(_Strict):
     """The whole estate an optimizer run plans for."""
 
@@ -244,6 +262,7 @@ class Estate(_Strict):
     sovereignty_rules: str | None = Field(
         default=None, description="rules file relative to the estate file; default: policy/sovereignty.yaml")
     budget_usd_per_month: Positive | None = None
+    carbon: CarbonPolicy | None = Field(default=None, description="carbon price or cap; none: carbon is reported only")
     onprem: list[OnPremSite] = Field(default_factory=list)
     edge: list[EdgeSite] = Field(default_factory=list)
     clouds: list[CloudAccount] = Field(default_factory=list)

@@ -79,6 +79,7 @@ class Placement(_Frozen):
     depends_on: list[str]
     outputs: list[PlanOutput]
     cost: CostBreakdown
+    carbon_kg_per_month: float = Field(default=0.0, description="kgCO2e of the compute (energy x PUE x grid)")
 
 
 class DatasetCopy(_Frozen):
@@ -126,12 +127,18 @@ class Plan(_Frozen):
     dataset_copies: list[DatasetCopy]
     transfers: list[Transfer]
     fixed_storage_usd_per_month: float = Field(description="datasets at rest where they already live")
+    carbon_price_usd_per_tonne: float | None = None
+    carbon_cap_kg_per_month: float | None = None
     content_hash: str = ""
 
     @property
     def total_usd_per_month(self) -> float:
         return round(sum(p.cost.total for p in self.placements)
                      + sum(c.usd_per_month for c in self.dataset_copies), 2)
+
+    @property
+    def total_carbon_kg_per_month(self) -> float:
+        return round(sum(p.carbon_kg_per_month for p in self.placements), 1)
 
     def placement(self, workload: str) -> Placement:
         for placement in self.placements:
@@ -146,12 +153,14 @@ class Plan(_Frozen):
         digest = hashlib.sha256(_dump(body).encode("utf-8")).hexdigest()
         body["content_hash"] = f"sha256:{digest}"
         body["total_usd_per_month"] = self.total_usd_per_month
+        body["total_carbon_kg_per_month"] = self.total_carbon_kg_per_month
         return _dump(body)
 
     @classmethod
     def from_json(cls, text: str) -> "Plan":
         body = json.loads(text)
         body.pop("total_usd_per_month", None)
+        body.pop("total_carbon_kg_per_month", None)
         plan = cls.model_validate(body)
         expected = json.loads(plan.canonical_json())["content_hash"]
         if plan.content_hash and plan.content_hash != expected:

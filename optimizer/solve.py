@@ -43,6 +43,11 @@ Model
 
     \text{total cost} \le B \quad \text{(optional monthly budget)}
 
+Carbon: each candidate emits :math:`g_c` kgCO2e per month (node-hours x node power x PUE x grid
+intensity of its place). An estate either prices carbon, adding :math:`\lambda g_c` to the objective
+(not to the budget or reported costs), or caps it, :math:`\sum_c g_c x_c \le G`, as one more
+capacity pool. Transfers' emissions are not modelled.
+
 Re-optimization (:mod:`optimizer.reoptimize`) adds a penalty :math:`\mu_c` to :math:`a_c` in the
 objective only (not in the budget row, not in reported costs): the migration cost of moving to
 :math:`c` amortised over the payback period, which makes the current placement sticky.
@@ -236,6 +241,9 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
     z_terms: dict[tuple[str, str], list[int]] = defaultdict(list)
     covered = {key for key in problem.candidates.stream_usd if (key[1], key[2]) in problem.replica_costs}
     objective_terms: list[tuple[int, float]] = []
+    carbon = problem.estate.carbon
+    # An internal carbon price steers the choice but is not money spent: objective only, like penalties.
+    carbon_price = (carbon.price_usd_per_tonne or 0.0) / 1000.0 if carbon else 0.0
     # Streaming cost per (workload, place) not covered by a replica variable.
     uncovered: dict[tuple[str, str], float] = defaultdict(float)
     for (workload, dataset, place), cost in problem.candidates.stream_usd.items():
@@ -247,7 +255,7 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
             cost = candidate.compute_usd + candidate.storage_usd + uncovered.get((name, candidate.place), 0.0)
             penalty = problem.penalties.get(
                 (name, candidate.place, candidate.instance_type, candidate.purchase), 0.0)
-            column = builder.column(cost + penalty, integer=True)
+            column = builder.column(cost + penalty + carbon_price * candidate.carbon_kg, integer=True)
             objective_terms.append((column, cost))
             filled.append((column, candidate))
             z_terms[(name, candidate.place)].append(column)
