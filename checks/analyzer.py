@@ -129,6 +129,10 @@ class PackConfig:
             return {k: v for k, v in value.items() if k != "enforcementLevel"}
         return {}
 
+    def properties_by_name(self, name: str) -> dict[str, Any]:
+        value = self.raw.get(name)
+        return {k: v for k, v in value.items() if k != "enforcementLevel"} if isinstance(value, dict) else {}
+
     def with_properties(self, name: str, **properties: Any) -> "PackConfig":
         raw = dict(self.raw)
         current = raw.get(name)

@@ -15,6 +15,7 @@ NAME = "budget-within-limit"
 STACK_TYPE = "pulumi:pulumi:Stack"
 DEFAULT_COST_OUTPUT = "monthlyCostUsd"
 DEFAULT_BUDGET_OUTPUT = "budgetUsdPerMonth"
+STACK_BUDGET_KEY = "aiinfra:budgetUsdPerMonth"
 
 CONFIG_SCHEMA = PolicyConfigSchema(properties={
     "budgetUsdPerMonth": {"type": "number", "minimum": 0, "description": "overrides the budget the stack exports"},
@@ -23,6 +24,16 @@ CONFIG_SCHEMA = PolicyConfigSchema(properties={
     "budgetOutput": {"type": "string", "default": DEFAULT_BUDGET_OUTPUT,
                      "description": "stack output holding the environment's monthly budget in USD"},
 })
+
+
+def _stack_config(key: str) -> object:
+    """Stack config the engine hands the analyzer (PULUMI_CONFIG), or None."""
+    try:
+        import pulumi.runtime
+
+        return pulumi.runtime.get_config(key)
+    except Exception:  # noqa: BLE001 - no runtime config outside an engine run
+        return None
 
 
 def _number(value: object) -> float | None:
@@ -53,8 +64,10 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
     if budget is None:
         budget, source = _number(outputs.get(budget_key)), f"stack output '{budget_key}'"
     if budget is None:
+        budget, source = _number(_stack_config(STACK_BUDGET_KEY)), f"stack config '{STACK_BUDGET_KEY}'"
+    if budget is None:
         report_violation(f"no budget is declared for this environment (neither policy config 'budgetUsdPerMonth' "
-                         f"nor stack output '{budget_key}'); monthly cost is ${cost:,.2f}", None)
+                         f"nor stack output '{budget_key}' nor stack config '{STACK_BUDGET_KEY}'); monthly cost is ${cost:,.2f}", None)
         return
     if cost > budget + 0.005:
         report_violation(f"monthly cost ${cost:,.2f} exceeds the budget of ${budget:,.2f} ({source}) "

@@ -31,7 +31,7 @@ def test_missing_cost_output_is_reported():
 def test_missing_budget_is_reported():
     assert messages(POLICY, stack({"monthlyCostUsd": 10})) == [
         "no budget is declared for this environment (neither policy config 'budgetUsdPerMonth' nor stack output "
-        "'budgetUsdPerMonth'); monthly cost is $10.00"]
+        "'budgetUsdPerMonth' nor stack config 'aiinfra:budgetUsdPerMonth'); monthly cost is $10.00"]
 
 
 def test_unknown_cost_is_reported():
