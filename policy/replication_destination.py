@@ -1,8 +1,10 @@
 """sovereignty-replication-destination: replicas and copies of a bucket go only where its data classes may be stored.
 
-A copy is an edge from a source bucket to a destination bucket: S3 replication (the
-BucketReplicationConfig resource or a bucket's inline replication configuration) and Storage
-Transfer Service jobs (GCS or S3 source -> GCS sink). The source's ``data-classes`` label decides;
+A copy is an edge from a source to a destination bucket: S3 replication (the
+BucketReplicationConfig resource or a bucket's inline replication configuration), Storage
+Transfer Service jobs (GCS or S3 source -> GCS sink), and Kubernetes sync jobs (``rclone
+sync|copy SRC s3://bucket/...|gs://bucket/...``, the program's dataset replicas), whose own
+``data-classes`` label names what they copy. Otherwise the source's ``data-classes`` label decides;
 the destination must sit in an allowed jurisdiction *and* carry every class it receives in its own
 label (otherwise copying into a bucket labelled ``public`` would launder the data past every other
 check).
@@ -10,18 +12,21 @@ check).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
 
 from pulumi_policy import ReportViolation, Severity, StackValidationArgs
 
 from policy._common import (
-    AWS_BUCKET_TYPES, GCS_BUCKET, Unknown, bucket_location, class_violations, data_classes, get, label_map,
-    provider_props, references, sovereignty, stack_policy, stack_props,
+    AWS_BUCKET_TYPES, GCS_BUCKET, Unknown, bucket_identifiers, bucket_location, class_violations, data_classes,
+    find_keys, get, is_k8s_workload, label_map, provider_props, references, sovereignty, stack_policy, stack_props,
 )
 
 NAME = "sovereignty-replication-destination"
 S3_REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 TRANSFER_JOB = "gcp:storagetransfer/transferJob:TransferJob"
+SYNC_VERBS = frozenset({"sync", "copy", "cp", "rsync"})
+_BUCKET_URL = re.compile(r"^(s3|gs)://([^/]+)")
 
 
 def _edges(resource: Any, props: dict) -> Iterator[tuple[str, Any, str, Any]]:
@@ -43,11 +48,86 @@ def _edges(resource: Any, props: dict) -> Iterator[tuple[str, Any, str, Any]]:
             yield "transferSpec", source, "transferSpec", sink
 
 
+def _sync_destinations(props: dict) -> list[object]:
+    """Bucket URLs a sync job writes to (the last argument of ``rclone sync|copy SRC DST``)."""
+    found: list[object] = []
+    for containers in find_keys(get(props, "spec", default={}), "containers"):
+        for container in containers if isinstance(containers, list) else []:
+            command = [*(get(container, "command", default=[]) or []), *(get(container, "args", default=[]) or [])]
+            words = [w for w in command if isinstance(w, (str, Unknown))]
+            verbs = [i for i, w in enumerate(words) if w in SYNC_VERBS]
+            if not verbs:
+                continue
+            operands = [w for w in words[verbs[0] + 1:] if isinstance(w, Unknown) or not w.startswith("-")]
+            if len(operands) >= 2:
+                found.append(operands[1])
+    return found
+
+
+def _bucket_of_url(url: object) -> object:
+    if isinstance(url, Unknown):
+        return url
+    match = _BUCKET_URL.match(str(url))
+    return match.group(2) if match else None
+
+
+def _check_sync_jobs(resources: list, buckets: list, props_of: dict, context: object,
+                     report_violation: ReportViolation) -> None:
+    for resource, props in resources:
+        if not is_k8s_workload(resource.resource_type):
+            continue
+        for url in _sync_destinations(props):
+            name = _bucket_of_url(url)
+            if name is None:
+                continue  # a local path: the job's cluster is checked by sovereignty-workload-location
+            what = f"copy '{resource.name}'"
+            if isinstance(name, Unknown):
+                report_violation(f"{what}: cannot verify the destination during preview ({name.path} is unknown)",
+                                 resource.urn)
+                continue
+            classes, problem = data_classes(label_map(resource.resource_type, props), context.rules)
+            if classes is None:
+                report_violation(f"{what}: cannot tell what it copies: {problem}", resource.urn)
+                continue
+            if classes:
+                _check_destination(what, "", classes, name,
+                                   [t for t, tprops in buckets if name in bucket_identifiers(t, tprops)],
+                                   props_of, context, resource.urn, report_violation)
+
+
+def _check_destination(what: str, source_name: str, classes: list, dest_ref: object, destinations: list,
+                       props_of: dict, context: object, urn: str, report_violation: ReportViolation) -> None:
+    rules = context.rules  # type: ignore[attr-defined]
+    origin = f" from '{source_name}'" if source_name else ""
+    if not destinations:
+        restricted = [c for c in classes if not rules.rule(c).any_jurisdiction or rules.rule(c).onprem_only]
+        if restricted:
+            report_violation(f"{what}: destination {dest_ref!s} is not a bucket of this stack, so its "
+                             f"location cannot be checked for data classes {', '.join(restricted)}", urn)
+        return
+    for destination in destinations:
+        dest_props = props_of[destination.urn]
+        dest_provider = provider_props(destination.provider)
+        location, label = bucket_location(destination.resource_type, dest_props, dest_provider, context)
+        if location is None:
+            report_violation(f"{what} to '{destination.name}': cannot verify the destination: {label}", urn)
+        else:
+            for message in class_violations(classes, location, rules):
+                report_violation(f"{what}{origin} to '{destination.name}' ({label}): {message}", urn)
+        dest_classes, _ = data_classes(label_map(destination.resource_type, dest_props, dest_provider), rules)
+        missing = [c for c in classes if c not in (dest_classes or [])]
+        if missing:
+            source = f" from '{source_name}'" if source_name else ""
+            report_violation(f"{what}: destination '{destination.name}' receives data classes "
+                             f"{', '.join(missing)}{source} but its 'data-classes' label does not declare them", urn)
+
+
 def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     context = sovereignty()
     resources = [(r, stack_props(r)) for r in args.resources]
     buckets = [(r, p) for r, p in resources if r.resource_type in AWS_BUCKET_TYPES or r.resource_type == GCS_BUCKET]
     props_of = {r.urn: p for r, p in buckets}
+    _check_sync_jobs(resources, buckets, props_of, context, report_violation)
     for resource, props in resources:
         for source_prop, source_ref, dest_prop, dest_ref in _edges(resource, props):
             if source_prop == "":
@@ -74,32 +154,8 @@ def validate(args: StackValidationArgs, report_violation: ReportViolation) -> No
                 continue
             destinations = references(resource, props, dest_prop, dest_ref,
                                       [(r, p) for r, p in buckets if r.urn != source.urn])
-            if not destinations:
-                restricted = [c for c in classes if not context.rules.rule(c).any_jurisdiction
-                              or context.rules.rule(c).onprem_only]
-                if restricted:
-                    report_violation(f"{what}: destination {dest_ref!s} is not a bucket of this stack, so its "
-                                     f"location cannot be checked for data classes {', '.join(restricted)}",
-                                     resource.urn)
-                continue
-            for destination in destinations:
-                dest_props = props_of[destination.urn]
-                dest_provider = provider_props(destination.provider)
-                location, label = bucket_location(destination.resource_type, dest_props, dest_provider, context)
-                if location is None:
-                    report_violation(f"{what} to '{destination.name}': cannot verify the destination: {label}",
-                                     resource.urn)
-                else:
-                    for message in class_violations(classes, location, context.rules):
-                        report_violation(f"{what} from '{source.name}' to '{destination.name}' ({label}): {message}",
-                                         resource.urn)
-                dest_classes, _ = data_classes(label_map(destination.resource_type, dest_props, dest_provider),
-                                               context.rules)
-                missing = [c for c in classes if c not in (dest_classes or [])]
-                if missing:
-                    report_violation(f"{what}: destination '{destination.name}' receives data classes "
-                                     f"{', '.join(missing)} from '{source.name}' but its 'data-classes' label "
-                                     "does not declare them", resource.urn)
+            _check_destination(what, source.name, classes, dest_ref, destinations, props_of, context,
+                               resource.urn, report_violation)
 
 
 POLICY = stack_policy(

@@ -74,3 +74,31 @@ def test_unknown_destination_is_reported():
     repl = resource(REPL, "repl", {"bucket": "src", "rules": [{"destination": {"bucket": UNKNOWN}}]})
     assert messages(POLICY, bucket("src", "eu-central-1", "eu-personal"), repl) == [
         "copy 'repl': cannot verify the destination during preview (rules[0].destination.bucket is unknown)"]
+
+
+def sync_job(destination, classes="eu-personal"):
+    return resource("kubernetes:batch/v1:CronJob", "sync", {
+        "metadata": {"labels": {"data-classes": classes}},
+        "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{
+            "name": "rclone", "image": "rclone/rclone:1.68.2",
+            "args": ["sync", "dc:datasets/scans", destination, "--checksum"]}]}}}}}})
+
+
+def test_sync_job_into_an_allowed_bucket_passes():
+    assert messages(POLICY, bucket("eu-copy", "eu-west-1", "eu-personal"), sync_job("s3://eu-copy/datasets/scans")) == []
+
+
+def test_sync_job_copying_eu_only_data_to_a_us_bucket_fails():
+    assert messages(POLICY, bucket("us-copy", "us-east-1", "eu-personal"), sync_job("s3://us-copy/datasets/scans")) == [
+        "copy 'sync' to 'us-copy' (region us-east-1 (set on the resource)): data class 'eu-personal' may not be "
+        f"processed or stored in US; allowed: EU ({GDPR})"]
+
+
+def test_sync_job_to_a_bucket_outside_the_stack_is_reported():
+    assert messages(POLICY, sync_job("gs://somewhere/x")) == [
+        "copy 'sync': destination somewhere is not a bucket of this stack, so its location cannot be checked for "
+        "data classes eu-personal"]
+
+
+def test_sync_job_to_a_local_path_is_left_to_the_workload_policy():
+    assert messages(POLICY, sync_job("/data/scans")) == []
