@@ -364,6 +364,85 @@ def _apply_stack(stack: str) -> int:
     return 0 if result.summary.result == "succeeded" else 1
 
 
+# --- forecast and diagram commands (optimizer/forecast.py, optimizer/diagram.py) -------------------------------
+
+
+@app.command()
+def forecast(
+    history: Path = typer.Argument(..., help="hourly history CSV: timestamp,population,requests_per_second"),
+    horizon_hours: int = typer.Option(168, "--horizon-hours", min=1, help="hours to forecast"),
+    season_hours: int = typer.Option(24, "--season-hours", min=2,
+                                     help="seasonal period: 24 (daily) or 168 (daily and weekly shape)"),
+    rps_per_replica: Optional[float] = typer.Option(None, "--rps-per-replica", min=0.0,
+                                                    help="requests/s one replica serves: adds min/max replicas"),
+    headroom: float = typer.Option(0.2, "--headroom", min=0.0, help="spare capacity on top of the upper peak"),
+    json_output: bool = JsonOption,
+) -> None:
+    """Forecast demand per user population (Holt-Winters) and size inference replicas from it."""
+    from optimizer.forecast import forecast_population, load_history, size_replicas
+
+    def body() -> int:
+        series = load_history(history, season_hours=season_hours)
+        rows = []
+        with err.status(f"Forecasting {len(series)} population(s)...", spinner="dots"):
+            for population in sorted(series):
+                result = forecast_population(series[population], horizon_hours=horizon_hours,
+                                             season_hours=season_hours, population=population)
+                row = asdict(result)
+                if rps_per_replica:
+                    row["min_replicas"], row["max_replicas"] = size_replicas(result, rps_per_replica, headroom)
+                rows.append(row)
+        if json_output:
+            document = {"history": str(history), "horizon_hours": horizon_hours, "season_hours": season_hours,
+                        "rps_per_replica": rps_per_replica, "headroom": headroom, "forecasts": rows}
+            sys.stdout.write(json.dumps(document, sort_keys=True, indent=2) + "\n")
+            return 0
+        table = Table(title=f"Demand forecast for the next {horizon_hours} hours (requests/s) from {history}")
+        columns = ["population", "peak", "p95", "mean", "trough", "upper peak", "hold-out MAPE",
+                   "hold-out peak err"] + (["replicas min", "replicas max"] if rps_per_replica else [])
+        for column in columns:
+            table.add_column(column, justify="left" if column == "population" else "right")
+        for row in rows:
+            cells = [row["population"]] + [f"{row[key]:,.1f}" for key in
+                                           ("peak_rps", "p95_rps", "mean_rps", "trough_rps", "upper_peak_rps")]
+            cells += [f"{row['holdout_mape_percent']:.1f}%", f"{row['holdout_peak_error_percent']:+.1f}%"]
+            if rps_per_replica:
+                cells += [str(row["min_replicas"]), str(row["max_replicas"])]
+            table.add_row(*cells)
+        out.print(table)
+        for row in rows:
+            out.print(f"{row['population']}: {row['model']}.", highlight=False)
+        if rps_per_replica:
+            out.print(f"Replicas: min serves the trough, max serves the upper peak + {headroom:.0%} headroom at "
+                      f"{rps_per_replica:g} requests/s per replica.", highlight=False)
+        return 0
+
+    _run(body)
+
+
+@app.command()
+def diagram(
+    estate: Path = typer.Argument(..., help="estate YAML file"),
+    output: Path = typer.Option(..., "--out", "-o", help="image to write: .png or .svg"),
+    catalog: Optional[Path] = CatalogOption,
+    time_limit: float = TimeLimitOption,
+) -> None:
+    """Plan an estate, then draw where every workload runs and what data flows between sites."""
+    from optimizer.diagram import write_diagram
+
+    def body() -> int:
+        loaded, cat = _load(estate, catalog)
+        result = _solve(loaded, cat, time_limit)
+        write_diagram(result, loaded.estate, cat, output)
+        out.print(f"Placement diagram written to {output}")
+        return 0
+
+    _run(body)
+
+
+# --- end of forecast and diagram commands ---------------------------------------------------------------------
+
+
 def _register_optional_commands() -> None:
     """Commands from the deploy and check packages, when those packages are present."""
     try:
