@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Mapping
 from optimizer.candidates import Candidate, place_jurisdiction, storage_price, data_classes_by_workload
 from optimizer.catalog import REPO_ROOT, Catalog
 from optimizer.model import parse_place
-from optimizer.plan import CostBreakdown, DatasetCopy, Placement, Plan, PlanOutput, SolverInfo, Transfer
+from optimizer.plan import (CostBreakdown, DatasetCopy, Placement, Plan, PlanOutput, ServingSite, SolverInfo,
+                            Transfer)
 
 if TYPE_CHECKING:
     from optimizer.estate import LoadedEstate
-    from optimizer.solve import Problem
+    from optimizer.solve import Problem, ServingChoice
 
 __all__ = ["assemble_plan", "catalog_label"]
 
@@ -29,8 +30,18 @@ def _money(value: float) -> float:
     return round(value + 0.0, 2)
 
 
+def _site_facts(estate, catalog: Catalog, place: str) -> dict:
+    jurisdiction, _ = place_jurisdiction(estate, catalog, place)
+    parsed = parse_place(place)
+    site = estate.private_site(place)
+    return {"place": place, "site_kind": site.kind if site is not None else "cloud",
+            "cloud": parsed[0] if parsed else None, "region": parsed[1] if parsed else None,
+            "jurisdiction": jurisdiction}
+
+
 def assemble_plan(loaded: "LoadedEstate", catalog: Catalog, problem: "Problem", chosen: Mapping[str, Candidate],
-                  replicas: frozenset[tuple[str, str]], solver: SolverInfo) -> Plan:
+                  replicas: frozenset[tuple[str, str]], solver: SolverInfo,
+                  serving: Mapping[str, tuple["ServingChoice", ...]] | None = None) -> Plan:
     estate = loaded.estate
     network = problem.network
     datasets = {d.name: d for d in estate.datasets}
@@ -39,7 +50,14 @@ def assemble_plan(loaded: "LoadedEstate", catalog: Catalog, problem: "Problem", 
     placements: list[Placement] = []
     edge_gb = {(u, v): gb for u, v, gb in problem.edges}
     classes_of = data_classes_by_workload(estate)
+    serving = serving or {}
+    populations = {p.name: p for p in estate.populations}
     for workload in estate.workloads:
+        if workload.name in serving:
+            placements.append(_serving_placement(loaded, catalog, problem, workload, serving[workload.name],
+                                                 chosen, edge_gb, classes_of[workload.name], populations,
+                                                 replicas, transfers))
+            continue
         candidate = chosen[workload.name]
         place = candidate.place
         transfer_usd = 0.0
@@ -102,3 +120,62 @@ def assemble_plan(loaded: "LoadedEstate", catalog: Catalog, problem: "Problem", 
         fixed_storage_usd_per_month=_money(fixed),
         carbon_price_usd_per_tonne=estate.carbon.price_usd_per_tonne if estate.carbon else None,
         carbon_cap_kg_per_month=estate.carbon.cap_kg_per_month if estate.carbon else None)
+
+
+def _serving_placement(loaded: "LoadedEstate", catalog: Catalog, problem: "Problem", workload,
+                       sites: tuple["ServingChoice", ...], chosen: Mapping[str, Candidate],
+                       edge_gb: Mapping[tuple[str, str], float], data_classes: list[str], populations, replicas,
+                       transfers: list[Transfer]) -> Placement:
+    """A multi-site service: one placement whose cost spans every site, with the sites listed."""
+    estate = loaded.estate
+    network = problem.network
+    spec = problem.serving[workload.name]
+    datasets = {d.name: d for d in estate.datasets}
+    compute = transfer = carbon = 0.0
+    served_sites = []
+    for site in sites:
+        candidate = site.candidate
+        site_compute = candidate.compute_usd * site.replicas
+        site_transfer = 0.0
+        for read in workload.reads:
+            dataset = datasets[read.dataset]
+            if dataset.location == candidate.place or (dataset.name, candidate.place) in replicas:
+                continue
+            gb = dataset.size_gb * read.passes * workload.runs
+            usd = gb * network.usd_per_gb(dataset.location, candidate.place)
+            site_transfer += usd
+            transfers.append(Transfer(source=dataset.location, target=candidate.place, gb_per_month=round(gb, 3),
+                                      usd_per_month=_money(usd), reason=f"{workload.name} reads {dataset.name}"))
+        for upstream in workload.depends_on:
+            source = chosen[upstream].place
+            gb = edge_gb.get((upstream, workload.name), 0.0)
+            if source == candidate.place or gb == 0:
+                continue
+            usd = gb * network.usd_per_gb(source, candidate.place)
+            site_transfer += usd
+            transfers.append(Transfer(source=source, target=candidate.place, gb_per_month=round(gb, 3),
+                                      usd_per_month=_money(usd),
+                                      reason=f"{upstream} -> {workload.name} at {candidate.place}: model"))
+        site_carbon = candidate.carbon_kg * site.replicas
+        compute += site_compute
+        transfer += site_transfer
+        carbon += site_carbon
+        served_sites.append(ServingSite(
+            **_site_facts(estate, catalog, candidate.place), instance_type=candidate.instance_type,
+            accelerator=candidate.accelerator, accelerators_per_node=candidate.accelerators_per_node,
+            nodes=candidate.nodes * site.replicas, replicas=site.replicas, populations=list(site.populations),
+            requests_per_second=round(sum(populations[p].requests_per_second for p in site.populations), 3),
+            max_latency_ms=round(max((spec.latency_ms[(p, candidate.place)] for p in site.populations), default=0.0), 2),
+            usd_per_month=_money(site_compute + site_transfer), carbon_kg_per_month=round(site_carbon, 1)))
+    primary = sites[0].candidate
+    facts = _site_facts(estate, catalog, primary.place)
+    return Placement(
+        workload=workload.name, kind=workload.kind, team=workload.team, cost_centre=workload.cost_centre,
+        data_classes=data_classes, **facts, instance_type=primary.instance_type, accelerator=primary.accelerator,
+        accelerators_per_node=primary.accelerators_per_node, nodes=sum(s.nodes for s in served_sites),
+        replicas=sum(s.replicas for s in served_sites), purchase=primary.purchase,
+        checkpointing=workload.checkpointing,
+        node_hours_per_month=round(sum(s.candidate.node_hours * s.replicas for s in sites), 3), spot_overhead=0.0,
+        reads=[read.dataset for read in workload.reads], depends_on=list(workload.depends_on), outputs=[],
+        cost=CostBreakdown(compute=_money(compute), transfer=_money(transfer), storage=0.0),
+        carbon_kg_per_month=round(carbon, 1), serving_sites=served_sites)

@@ -111,6 +111,7 @@ class Candidate:
     storage_usd: float  # the workload's outputs kept at this place
     usage: tuple[tuple[PoolKey, float], ...]  # capacity pools this candidate draws on
     carbon_kg: float = 0.0  # kgCO2e per month (energy x PUE x grid intensity)
+    capacity_rps: float = 0.0  # multi-site serving: requests/s of ONE replica; costs above are per replica
 
     @property
     def standalone_usd(self) -> float:
@@ -212,8 +213,10 @@ def _cloud_candidates(estate: Estate, workload: Workload, place: str, offers: Ma
     options: list[tuple[AcceleratorOption | None, float]] = (
         [(option, option.speedup) for option in workload.accelerators] or [(None, 1.0)])
     batch = workload.kind != "inference"
+    per_replica_pricing = bool(workload.serves)  # multi-site serving: the solver sizes replicas per place
     for option, speedup in options:
-        replicas = 1 if batch else math.ceil(workload.replicas / speedup)
+        replicas = 1 if batch or per_replica_pricing else math.ceil(workload.replicas / speedup)
+        rps = (workload.replica_requests_per_second or 0.0) * speedup if per_replica_pricing else 0.0
         base_hours = workload.monthly_hours / (speedup if batch else 1.0)
         for offer in offers.get(option.type.lower() if option else "", ()):
             if option is None:
@@ -234,6 +237,8 @@ def _cloud_candidates(estate: Estate, workload: Workload, place: str, offers: Ma
                     per_replica = math.ceil(option.count / offer.accelerators_per_node)
                     if offer.vcpus > 0:
                         per_replica = max(per_replica, math.ceil(workload.vcpus / offer.vcpus))
+                    if offer.memory_gib > 0:  # a run needs its memory too, as on CPU nodes
+                        per_replica = max(per_replica, math.ceil(workload.memory_gib / offer.memory_gib))
             nodes = per_replica * replicas
             usage: tuple[tuple[PoolKey, float], ...] = ()
             family = offer.family
@@ -261,8 +266,8 @@ def _cloud_candidates(estate: Estate, workload: Workload, place: str, offers: Ma
                                                                          offer.vcpus)), 6)
                 option_usage = usage + (((CARBON_POOL, kg),) if carbon.cap_kg is not None else ())
                 raw = (round(compute + carbon.price_usd_per_kg * kg, 6), offer.instance_type, purchase, nodes, offer,
-                       replicas, overhead, run_hours, hours, option_usage, compute, kg)
-                if option_usage or (workload.name, place, offer.instance_type, purchase) in keep:
+                       replicas, overhead, run_hours, hours, option_usage, compute, kg, rps)
+                if option_usage or per_replica_pricing or (workload.name, place, offer.instance_type, purchase) in keep:
                     others.append(raw)
                 elif cheapest_free is None or raw[:4] < cheapest_free[:4]:
                     cheapest_free = raw
@@ -271,8 +276,8 @@ def _cloud_candidates(estate: Estate, workload: Workload, place: str, offers: Ma
         workload=workload.name, place=place, instance_type=instance_type, accelerator=offer.accelerator,
         accelerators_per_node=offer.accelerators_per_node, nodes=nodes, replicas=replicas, purchase=purchase,
         node_hours=round(nodes * hours, 6), run_hours=round(run_hours, 6), spot_overhead=round(overhead, 6),
-        compute_usd=compute, stream_usd=0.0, storage_usd=0.0, usage=usage, carbon_kg=kg)
-        for _, instance_type, purchase, nodes, offer, replicas, overhead, run_hours, hours, usage, compute, kg
+        compute_usd=compute, stream_usd=0.0, storage_usd=0.0, usage=usage, carbon_kg=kg, capacity_rps=rps)
+        for _, instance_type, purchase, nodes, offer, replicas, overhead, run_hours, hours, usage, compute, kg, rps
         in raws]
     if not results:
         if over_quota:
@@ -293,8 +298,11 @@ def _private_candidates(workload: Workload, site: OnPremSite | EdgeSite,
     reasons: list[tuple[str, str]] = []
     options: list[tuple[AcceleratorOption | None, float]] = (
         [(option, option.speedup) for option in workload.accelerators] or [(None, 1.0)])
+    per_replica_pricing = bool(workload.serves)
     for option, speedup in options:
-        replicas = math.ceil(workload.replicas / speedup) if workload.kind == "inference" else 1
+        replicas = math.ceil(workload.replicas / speedup) \
+            if workload.kind == "inference" and not per_replica_pricing else 1
+        rps = (workload.replica_requests_per_second or 0.0) * speedup if per_replica_pricing else 0.0
         vcpus = workload.vcpus * replicas
         if vcpus > site.vcpus or workload.memory_gib * replicas > site.memory_gib:
             reasons.append(("capacity", f"needs {vcpus:g} vCPUs / {workload.memory_gib * replicas:g} GiB, "
@@ -330,7 +338,7 @@ def _private_candidates(workload: Workload, site: OnPremSite | EdgeSite,
             accelerator=inventory_type, accelerators_per_node=devices, nodes=1 if devices or vcpus else 0,
             replicas=replicas, purchase="owned", node_hours=round(hours, 6), run_hours=round(run_hours, 6),
             spot_overhead=0.0, compute_usd=round(compute, 6), stream_usd=0.0, storage_usd=0.0,
-            usage=tuple(usage), carbon_kg=round(kg, 6)))
+            usage=tuple(usage), carbon_kg=round(kg, 6), capacity_rps=rps))
     if not results:
         category, _ = reasons[0] if reasons else ("accelerator", "")
         unique = list(dict.fromkeys(reason for _, reason in reasons))
@@ -365,7 +373,8 @@ def _prune(candidates: list[Candidate], keep: frozenset[tuple[str, str, str, str
         dominated = False
         for better in kept:
             better_usage = dict(better.usage)
-            if set(better_usage) <= set(usage) and all(better_usage[k] <= usage[k] for k in better_usage):
+            if set(better_usage) <= set(usage) and all(better_usage[k] <= usage[k] for k in better_usage) \
+                    and better.capacity_rps >= candidate.capacity_rps:
                 dominated = True
                 break
         if not dominated:
@@ -433,8 +442,9 @@ def enumerate_candidates(estate: Estate, catalog: Catalog, rules: SovereigntyRul
             for read in workload.reads:
                 dataset = datasets[read.dataset]
                 cost = dataset.size_gb * read.passes * workload.runs * network.usd_per_gb(dataset.location, place)
-                if cost > 0:
-                    stream[(workload.name, dataset.name, place)] = round(cost, 6)
+                if cost > 0:  # summed: a workload may list the same dataset twice
+                    key = (workload.name, dataset.name, place)
+                    stream[key] = round(stream.get(key, 0.0) + cost, 6)
                 stream_usd += cost
             outputs_gb = sum(out.size_gb for out in workload.outputs)
             storage_usd = outputs_gb * storage_price(estate, catalog, place)

@@ -127,7 +127,7 @@ def render_explanation(explanation: Explanation, console: Console) -> None:
             console.print(escape(f"  alternative: {alt.place} {alt.instance_type} {alt.purchase} "
                                  f"{_money(alt.usd_per_month)} ({'+' if alt.delta_usd_per_month >= 0 else '-'}"
                                  f"{_money(abs(alt.delta_usd_per_month))}){blocked}"), highlight=False)
-        if not item.alternatives:
+        if not item.alternatives and not any(reason.startswith("latency:") for reason in item.binding):
             console.print("  alternative: none (no other allowed place can run it)")
     baseline = explanation.baseline
     table = Table(title="Naive baseline: home region, on-demand, cheapest fitting type, no spot, no data locality")

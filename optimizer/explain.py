@@ -9,6 +9,8 @@ not applied to the baseline; its cost is computed with the same prices and netwo
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -114,8 +116,9 @@ def _chosen_candidates(plan: Plan, candidates: CandidateSet) -> dict[str, Candid
     chosen = {}
     for placement in plan.placements:
         for candidate in candidates.by_workload[placement.workload]:
-            if (candidate.place, candidate.instance_type, candidate.purchase, candidate.nodes) == (
-                    placement.place, placement.instance_type, placement.purchase, placement.nodes):
+            if (candidate.place, candidate.instance_type, candidate.purchase) == (
+                    placement.place, placement.instance_type, placement.purchase) and (
+                    placement.serving_sites or candidate.nodes == placement.nodes):
                 chosen[placement.workload] = candidate
                 break
     return chosen
@@ -149,6 +152,24 @@ def _baseline_place(estate: Estate, catalog: Catalog, candidates: CandidateSet, 
     return min(same_cloud, key=distance)
 
 
+def _explain_serving(loaded: LoadedEstate, placement, network: NetworkCosts) -> WorkloadExplanation:
+    """Which latency targets shaped a multi-site service."""
+    from optimizer.solve import population_latency
+
+    latency = population_latency(loaded.estate, network)
+    targets = {p.name: p.latency_ms for p in loaded.estate.populations}
+    binding = []
+    for site in placement.serving_sites:
+        for population in site.populations:
+            reach = sorted(place for (name, place), ms in latency.items()
+                           if name == population and ms <= targets[population])
+            binding.append(f"latency: `{population}` ({targets[population]:g} ms) served from {site.place} at "
+                           f"{latency[(population, site.place)]:g} ms; places in reach: {', '.join(reach)}")
+    chosen = "; ".join(f"{s.place} {s.instance_type} x{s.replicas}" for s in placement.serving_sites)
+    return WorkloadExplanation(workload=placement.workload, chosen=chosen, usd_per_month=placement.cost.total,
+                               binding=tuple(binding), alternatives=())
+
+
 def naive_baseline(loaded: LoadedEstate, catalog: Catalog, network: NetworkCosts, plan_total: float) -> Baseline:
     estate = loaded.estate
     # Without checkpointing no candidate is spot: the baseline buys on-demand only.
@@ -162,7 +183,13 @@ def naive_baseline(loaded: LoadedEstate, catalog: Catalog, network: NetworkCosts
         onprem_only = any(loaded.rules.rule(c).onprem_only for c in classes_of[workload.name])
         place = _baseline_place(estate, catalog, candidates, workload.name, onprem_only)
         options = [c for c in candidates.by_workload.get(workload.name, ()) if c.place == place]
-        if options:
+        if options and workload.serves:  # one site, sized for all users, latency targets ignored
+            demand = sum(p.requests_per_second for p in estate.populations if p.name in workload.serves)
+            best = min(options, key=lambda c: (math.ceil(demand / c.capacity_rps) * c.compute_usd, c.instance_type))
+            count = math.ceil(demand / best.capacity_rps)
+            choice[workload.name] = dataclasses.replace(best, compute_usd=best.compute_usd * count,
+                                                        carbon_kg=best.carbon_kg * count, replicas=count)
+        elif options:
             choice[workload.name] = min(options, key=lambda c: (c.compute_usd, c.instance_type))
     places = {name: c.place for name, c in choice.items()}
     edge_gb = _edge_gb(estate)
@@ -202,6 +229,10 @@ def explain_plan(loaded: LoadedEstate, catalog: Catalog, plan: Plan, *, alternat
     for workload in estate.workloads:
         current = chosen.get(workload.name)
         if current is None:
+            continue
+        placement = plan.placement(workload.name)
+        if placement.serving_sites:
+            explanations.append(_explain_serving(loaded, placement, network))
             continue
         others = places  # _marginal_cost never looks up the workload itself (no self-loops in a DAG)
         current_cost = _marginal_cost(network, current, others, replicas, index)

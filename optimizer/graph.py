@@ -145,6 +145,7 @@ class NetworkCosts:
     latency: Mapping[tuple[str, str], float]
     paths: Mapping[tuple[str, str], tuple[str, ...]]  # graph nodes of the cheapest route (egress node first)
     arc_price: Mapping[tuple[str, str], float]  # $/GB of every graph edge
+    coordinates: Mapping[str, tuple[float, float]] = None  # type: ignore[assignment]  # place -> (lat, lon)
 
     def usd_per_gb(self, source: str, target: str) -> float:
         return 0.0 if source == target else self.price[(source, target)]
@@ -177,4 +178,6 @@ def network_costs(graph: nx.DiGraph) -> NetworkCosts:
                 latency[(source, target)] = estimate_latency_ms(distance_km(a["lat"], a["lon"], b["lat"], b["lon"]))
             paths[(source, target)] = tuple(route)
     arc_price = {(a, b): float(data["usd_per_gb"]) for a, b, data in graph.edges(data=True)}
-    return NetworkCosts(price=price, bandwidth=bandwidth, latency=latency, paths=paths, arc_price=arc_price)
+    coordinates = {place: (graph.nodes[place]["lat"], graph.nodes[place]["lon"]) for place in places}
+    return NetworkCosts(price=price, bandwidth=bandwidth, latency=latency, paths=paths, arc_price=arc_price,
+                        coordinates=coordinates)

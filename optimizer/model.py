@@ -30,6 +30,8 @@ __all__ = [
     "Location",
     "OnPremSite",
     "Output",
+    "Population",
+    "LatencyMeasurement",
     "Workload",
     "WorkloadKind",
     "cloud_place",
@@ -214,6 +216,13 @@ class Workload(_Strict):
     restart_cost_hours: NonNegative = Field(default=0.25, description="work lost and restore time per preemption")
     deadline_hours: Positive | None = Field(default=None, description="each run must finish within this time")
     allowed_places: list[Place] | None = Field(default=None, description="optional pin to these places")
+    serves: list[Name] = Field(
+        default_factory=list,
+        description="inference: user populations to serve, each from a place within its latency target; "
+                    "the service may then run at several places at once")
+    replica_requests_per_second: Positive | None = Field(
+        default=None, description="inference with 'serves': requests/s one replica sustains on the first "
+                                  "accelerator option (others scale by their speedup)")
 
     @property
     def monthly_hours(self) -> float:
@@ -235,8 +244,27 @@ class Home(_Strict):
     region: str
 
 
+class Population(_Strict):
+    """Users of an inference service in one place, with the latency they need."""
+
+    name: Name
+    location: Location
+    requests_per_second: Positive = Field(description="peak demand to size replicas for")
+    latency_ms: Positive = Field(description="target network latency from the users to the serving place")
+
+
+class LatencyMeasurement(_Strict):
+    """A measured latency that replaces the distance-based estimate for one population and place."""
+
+    population: Name
+    place: Place
+    latency_ms: NonNegative
+
+
 class Network(_Strict):
     links: list[Link] = Field(default_factory=list)
+    latencies: list[LatencyMeasurement] = Field(default_factory=list,
+                                                description="measured population -> place latencies")
 
 
 class CarbonPolicy(_Strict):
@@ -268,6 +296,7 @@ class Estate(_Strict):
     clouds: list[CloudAccount] = Field(default_factory=list)
     network: Network = Field(default_factory=Network)
     datasets: list[Dataset] = Field(default_factory=list)
+    populations: list[Population] = Field(default_factory=list)
     workloads: list[Workload] = Field(min_length=1)
 
     def places(self) -> list[str]:
@@ -353,6 +382,39 @@ def _cross_reference_problems(estate: Estate) -> list[tuple[str, str, str]]:
         if workload.kind == "inference" and workload.runs_per_month != 1.0:
             problems.append((f"{where}.runs_per_month", "inference is always on",
                              "remove runs_per_month and size the service with replicas"))
+    populations = [p.name for p in estate.populations]
+    for name in _duplicates(populations):
+        problems.append(("populations", f"two populations are named '{name}'", "give every population a unique name"))
+    serving = {w.name for w in estate.workloads if w.serves}
+    for index, workload in enumerate(estate.workloads):
+        where = f"workloads[{index}]"
+        if not workload.serves:
+            continue
+        if workload.kind != "inference":
+            problems.append((f"{where}.serves", "only inference workloads serve populations",
+                             "remove 'serves' or make the workload kind: inference"))
+        if workload.replica_requests_per_second is None:
+            problems.append((f"{where}.replica_requests_per_second", "is required with 'serves'",
+                             "give the requests/s one replica sustains on the first accelerator option"))
+        if workload.outputs:
+            problems.append((f"{where}.outputs", "a multi-site service cannot produce outputs",
+                             "move the outputs to a batch workload"))
+        for serve_index, population in enumerate(workload.serves):
+            if population not in populations:
+                problems.append((f"{where}.serves[{serve_index}]", f"unknown population '{population}'",
+                                 f"declare it under 'populations' (known: {', '.join(sorted(populations)) or 'none'})"))
+    for index, workload in enumerate(estate.workloads):
+        for dep_index, upstream in enumerate(workload.depends_on):
+            if upstream in serving:
+                problems.append((f"workloads[{index}].depends_on[{dep_index}]",
+                                 f"'{upstream}' serves populations from several places and has no outputs",
+                                 "depend on the workload that produces the model instead"))
+    for index, measured in enumerate(estate.network.latencies):
+        if measured.population not in populations:
+            problems.append((f"network.latencies[{index}].population", f"unknown population '{measured.population}'",
+                             "declare it under 'populations'"))
+        if measured.place not in places:
+            problems.append((f"network.latencies[{index}].place", f"unknown place '{measured.place}'", hint))
     if not nx.is_directed_acyclic_graph(graph):
         cycle = " -> ".join(edge[0] for edge in nx.find_cycle(graph))
         problems.append(("workloads[].depends_on", f"dependencies form a cycle ({cycle})",

@@ -19,6 +19,7 @@ __all__ = [
     "Placement",
     "Plan",
     "PlanOutput",
+    "ServingSite",
     "SolverInfo",
     "Transfer",
     "PLAN_SCHEMA_VERSION",
@@ -53,6 +54,26 @@ class PlanOutput(_Frozen):
     data_class: str
 
 
+class ServingSite(_Frozen):
+    """One place a multi-site inference service runs at, and the users it serves from there."""
+
+    place: str
+    site_kind: SiteKind
+    cloud: str | None
+    region: str | None
+    jurisdiction: str
+    instance_type: str
+    accelerator: str | None
+    accelerators_per_node: int
+    nodes: int
+    replicas: int
+    populations: list[str]
+    requests_per_second: float
+    max_latency_ms: float = Field(description="worst latency among the populations served from here")
+    usd_per_month: float
+    carbon_kg_per_month: float
+
+
 class Placement(_Frozen):
     """Where and on what one workload runs."""
 
@@ -80,6 +101,8 @@ class Placement(_Frozen):
     outputs: list[PlanOutput]
     cost: CostBreakdown
     carbon_kg_per_month: float = Field(default=0.0, description="kgCO2e of the compute (energy x PUE x grid)")
+    serving_sites: list[ServingSite] = Field(
+        default_factory=list, description="multi-site inference: every place it serves from (the first is 'place')")
 
 
 class DatasetCopy(_Frozen):

@@ -33,7 +33,7 @@ from optimizer.assemble import assemble_plan
 from optimizer.candidates import Candidate
 from optimizer.catalog import Catalog
 from optimizer.plan import Placement, Plan, SolverInfo
-from optimizer.solve import Problem, prepare_problem, solve_to_plan
+from optimizer.solve import Problem, ServingChoice, prepare_problem, solve_to_plan
 
 if TYPE_CHECKING:
     from optimizer.estate import LoadedEstate
@@ -95,11 +95,41 @@ def _describe(place: str, instance_type: str, purchase: str) -> str:
 
 
 def _find(candidates: tuple[Candidate, ...], placement: Placement) -> Candidate | None:
+    """The candidate a deployed placement used (for multi-site services: its primary site's option,
+    which is priced per replica, so the node count is not compared)."""
     for candidate in candidates:
-        if (candidate.place, candidate.instance_type, candidate.purchase, candidate.nodes) == (
-                placement.place, placement.instance_type, placement.purchase, placement.nodes):
+        if (candidate.place, candidate.instance_type, candidate.purchase) == (
+                placement.place, placement.instance_type, placement.purchase) and (
+                placement.serving_sites or candidate.nodes == placement.nodes):
             return candidate
     return None
+
+
+def _deployed_keys(placement: Placement) -> set[CandidateKey]:
+    """Every option a deployed placement uses: its own, and each serving site's."""
+    keys = {_key(placement)}
+    keys |= {(placement.workload, site.place, site.instance_type, placement.purchase)
+             for site in placement.serving_sites}
+    return keys
+
+
+def _deployed_serving(placement: Placement, candidates: tuple[Candidate, ...]) -> tuple[ServingChoice, ...] | None:
+    """The deployed sites of a multi-site service as solver choices, or None if one is gone."""
+    sites = []
+    for site in placement.serving_sites:
+        match = next((c for c in candidates if (c.place, c.instance_type, c.purchase) ==
+                      (site.place, site.instance_type, placement.purchase)), None)
+        if match is None:
+            return None
+        sites.append(ServingChoice(match, site.replicas, tuple(site.populations)))
+    return tuple(sites)
+
+
+def _layout(placement: Placement) -> tuple:
+    """What a move changes: the place and node type (and, for services, every site and replica count)."""
+    if placement.serving_sites:
+        return tuple(sorted((s.place, s.instance_type, s.replicas) for s in placement.serving_sites))
+    return (placement.place, placement.instance_type, placement.purchase, placement.nodes)
 
 
 def _hourly(candidate: Candidate) -> float:
@@ -145,11 +175,12 @@ def replan(loaded: "LoadedEstate", catalog: Catalog, deployed: Plan | None,
         return Decision(status="initial", adopted=plan, proposed=plan, current_usd_per_month=None, moves=(),
                         reasons=("no plan was locked for this stack yet",))
     deployed_by_workload = {p.workload: p for p in deployed.placements}
-    keep = frozenset(_key(p) for p in deployed.placements)
+    keep = frozenset(key for p in deployed.placements for key in _deployed_keys(p))
     problem = prepare_problem(loaded, catalog, keep)
     by_workload = problem.candidates.by_workload
 
     current: dict[str, Candidate] = {}
+    current_serving: dict[str, tuple[ServingChoice, ...]] = {}
     forced: list[str] = []
     for workload in loaded.estate.workloads:
         placement = deployed_by_workload.get(workload.name)
@@ -157,6 +188,12 @@ def replan(loaded: "LoadedEstate", catalog: Catalog, deployed: Plan | None,
             forced.append(f"`{workload.name}` is new: it has no deployed placement")
             continue
         found = _find(by_workload[workload.name], placement)
+        if found is not None and placement.serving_sites:
+            sites = _deployed_serving(placement, by_workload[workload.name])
+            if sites is None:
+                found = None
+            else:
+                current_serving[workload.name] = sites
         if found is None:
             forced.append(f"`{workload.name}`: deployed {_describe(placement.place, placement.instance_type, placement.purchase)}"
                           " is no longer possible (offer withdrawn, or a constraint changed)")
@@ -175,7 +212,7 @@ def replan(loaded: "LoadedEstate", catalog: Catalog, deployed: Plan | None,
             continue
         for candidate in candidates:
             key = (name, candidate.place, candidate.instance_type, candidate.purchase)
-            if candidate is current.get(name):
+            if key in _deployed_keys(placement):
                 continue
             cost = migration_cost(loaded, problem, placement, candidate, policy)
             migration[key] = cost
@@ -192,13 +229,13 @@ def replan(loaded: "LoadedEstate", catalog: Catalog, deployed: Plan | None,
         info = SolverInfo(name="re-priced deployed plan", status="deployed", strategy="fixed",
                           objective_usd_per_month=0.0, lower_bound_usd_per_month=0.0,
                           candidates=problem.candidates.count)
-        repriced = assemble_plan(loaded, catalog, problem, current, replicas, info)
+        repriced = assemble_plan(loaded, catalog, problem, current, replicas, info, current_serving)
         current_total = repriced.total_usd_per_month
 
     moves = []
     for placement in proposed.placements:
         before = deployed_by_workload.get(placement.workload)
-        if before is not None and _key(before) == _key(placement) and before.nodes == placement.nodes:
+        if before is not None and _layout(before) == _layout(placement):
             continue
         was = current.get(placement.workload)
         moves.append(Move(

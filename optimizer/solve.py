@@ -72,6 +72,7 @@ seed, so the same inputs give the same plan.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections import defaultdict
@@ -84,7 +85,8 @@ import numpy as np
 from optimizer.candidates import Candidate, CandidateSet, PoolKey, enumerate_candidates, storage_price
 from optimizer.catalog import Catalog
 from optimizer.errors import InfeasibleEstateError
-from optimizer.graph import NetworkCosts, build_network_graph, egress_node, network_costs
+from optimizer.graph import (NetworkCosts, build_network_graph, distance_km, egress_node, estimate_latency_ms,
+                             network_costs)
 from optimizer.model import Estate
 from optimizer.plan import Plan, SolverInfo
 
@@ -109,6 +111,24 @@ class Problem:
     # Extra monthly cost per candidate (workload, place, node type, purchase) that steers the
     # choice without being a real cost: re-optimization's amortised migration cost (hysteresis).
     penalties: Mapping[tuple[str, str, str, str], float] = field(default_factory=dict)
+    serving: Mapping[str, ServingSpec] = field(default_factory=dict)  # inference workloads with 'serves'
+
+
+@dataclass(frozen=True)
+class ServingSpec:
+    """Multi-site serving of one inference workload: who must be served, from where they may be."""
+
+    populations: tuple[tuple[str, float, tuple[str, ...]], ...]  # (population, requests/s, places in reach)
+    latency_ms: Mapping[tuple[str, str], float]  # (population, place) -> latency used
+
+
+@dataclass(frozen=True)
+class ServingChoice:
+    """One place a multi-site service runs at."""
+
+    candidate: Candidate  # per-replica option at that place
+    replicas: int
+    populations: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -122,6 +142,7 @@ class Solution:
     rows: int
     capacity_slack: Mapping[PoolKey, float]  # only for the elastic (diagnosis) model
     budget_slack: float
+    serving: Mapping[str, tuple[ServingChoice, ...]] = field(default_factory=dict)
 
 
 def build_problem(estate: Estate, candidates: CandidateSet, network: NetworkCosts,
@@ -147,7 +168,36 @@ def build_problem(estate: Estate, candidates: CandidateSet, network: NetworkCost
         if rho < total_stream - _EPS:
             replica_costs[(dataset_name, place)] = round(rho, 6)
     return Problem(estate=estate, candidates=candidates, network=network, edges=tuple(sorted(edges)),
-                   replica_costs=replica_costs, budget=estate.budget_usd_per_month)
+                   replica_costs=replica_costs, budget=estate.budget_usd_per_month,
+                   serving=serving_specs(estate, candidates, network))
+
+
+def population_latency(estate: Estate, network: NetworkCosts) -> dict[tuple[str, str], float]:
+    """(population, place) -> latency in ms: measured where the estate gives it, else distance-based."""
+    measured = {(m.population, m.place): m.latency_ms for m in estate.network.latencies}
+    latency = {}
+    for population in estate.populations:
+        for place, (lat, lon) in network.coordinates.items():
+            latency[(population.name, place)] = measured.get((population.name, place), estimate_latency_ms(
+                distance_km(population.location.lat, population.location.lon, lat, lon)))
+    return latency
+
+
+def serving_specs(estate: Estate, candidates: CandidateSet, network: NetworkCosts) -> dict[str, ServingSpec]:
+    latency = population_latency(estate, network)
+    populations = {p.name: p for p in estate.populations}
+    specs = {}
+    for workload in estate.workloads:
+        if not workload.serves:
+            continue
+        places = sorted({c.place for c in candidates.by_workload.get(workload.name, ())})
+        entries = []
+        for name in workload.serves:
+            population = populations[name]
+            reach = tuple(p for p in places if latency[(name, p)] <= population.latency_ms + _EPS)
+            entries.append((name, population.requests_per_second, reach))
+        specs[workload.name] = ServingSpec(populations=tuple(entries), latency_ms=latency)
+    return specs
 
 
 def _new_highs() -> highspy.Highs:
@@ -249,7 +299,49 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
     for (workload, dataset, place), cost in problem.candidates.stream_usd.items():
         if (workload, dataset, place) not in covered:
             uncovered[(workload, place)] += cost
+    # Multi-site serving: per place, at most one node type; y = that type is open there, n = replicas.
+    serving_columns: dict[str, list[tuple[int, int, Candidate]]] = {}  # name -> [(y, n, candidate)]
+    route_columns: dict[str, dict[tuple[str, str], int]] = {}  # name -> (population, place) -> r
+    for name in sorted(problem.serving):
+        spec = problem.serving[name]
+        demand = sum(rps for _, rps, _ in spec.populations)
+        entries = []
+        for candidate in by_workload[name]:
+            penalty = problem.penalties.get((name, candidate.place, candidate.instance_type, candidate.purchase), 0.0)
+            opening = uncovered.get((name, candidate.place), 0.0)  # data read at each place it serves from
+            y = builder.column(opening + penalty, integer=True)
+            objective_terms.append((y, opening))
+            most = max(1, math.ceil(demand / candidate.capacity_rps - _EPS))
+            per_replica = candidate.compute_usd
+            n = builder.column(per_replica + carbon_price * candidate.carbon_kg, integer=True, upper=float(most))
+            objective_terms.append((n, per_replica))
+            builder.row([(n, 1.0), (y, -float(most))], -highspy.kHighsInf, 0.0)  # replicas only where open
+            entries.append((y, n, candidate))
+            z_terms[(name, candidate.place)].append(y)
+        serving_columns[name] = entries
+        by_place: dict[str, list[tuple[int, int, Candidate]]] = defaultdict(list)
+        for entry in entries:
+            by_place[entry[2].place].append(entry)
+        routes: dict[tuple[str, str], int] = {}
+        for population, rps, reach in spec.populations:
+            for place in reach:
+                routes[(population, place)] = builder.column(0.0, integer=True)
+            builder.row([(routes[(population, place)], 1.0) for place in reach], 1.0, 1.0)  # served once
+        for place in sorted(by_place):
+            opened = by_place[place]
+            builder.row([(y, 1.0) for y, _, _ in opened], -highspy.kHighsInf, 1.0)  # one node type per place
+            routed = [(column, rps) for (population, at), column in routes.items() if at == place
+                      for name_, rps, _ in spec.populations if name_ == population]
+            for column, _ in routed:  # users go only where the service runs
+                builder.row([(column, 1.0)] + [(y, -1.0) for y, _, _ in opened], -highspy.kHighsInf, 0.0)
+            # capacity: requests routed here <= replicas x requests per replica
+            builder.row([(column, rps) for column, rps in routed]
+                        + [(n, -c.capacity_rps) for _, n, c in opened], -highspy.kHighsInf, 0.0)
+        route_columns[name] = routes
+
     for name in sorted(by_workload):
+        if name in problem.serving:
+            continue
         filled = []
         for candidate in by_workload[name]:
             cost = candidate.compute_usd + candidate.storage_usd + uncovered.get((name, candidate.place), 0.0)
@@ -263,11 +355,12 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
         builder.row([(column, 1.0) for column, _ in filled], 1.0, 1.0)
 
     pools: dict[PoolKey, list[tuple[int, float]]] = defaultdict(list)
-    for name in sorted(x_columns):
-        for column, candidate in x_columns[name]:
-            for key, amount in candidate.usage:
-                if amount > 0:
-                    pools[key].append((column, amount))
+    usage_columns = [(column, candidate) for name in sorted(x_columns) for column, candidate in x_columns[name]]
+    usage_columns += [(n, candidate) for name in sorted(serving_columns) for _, n, candidate in serving_columns[name]]
+    for column, candidate in usage_columns:
+        for key, amount in candidate.usage:
+            if amount > 0:
+                pools[key].append((column, amount))
     capacity_rows: dict[PoolKey, int] = {}
     slack_columns: dict[PoolKey, int] = {}
     elastic_penalty = 1e7  # $ per unit of violated capacity or budget: dwarfs any real cost
@@ -285,9 +378,23 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
         capacity_rows[key] = builder.row(terms, -highspy.kHighsInf, capacity)
 
     places_of = {name: sorted({c.place for _, c in x_columns[name]}) for name in x_columns}
+    places_of.update({name: sorted({c.place for _, _, c in serving_columns[name]}) for name in serving_columns})
     for upstream, downstream, gb in problem.edges:
         sources, targets = places_of.get(upstream, []), places_of.get(downstream, [])
         if not sources or not targets:
+            continue
+        if downstream in problem.serving:
+            # The model goes to EVERY place the service runs at: w_{s,t} = z_{u,s} * open_{v,t}, linearised
+            # exactly by w_{s,t} <= z_{u,s}, sum_s w_{s,t} = open_{v,t} (sum_s z_{u,s} = 1).
+            for t in targets:
+                shipped = []
+                for s_ in sources:
+                    cost = gb * problem.network.usd_per_gb(s_, t)
+                    column = builder.column(cost, integer=False, upper=1.0)
+                    objective_terms.append((column, cost))
+                    builder.row([(column, 1.0)] + [(c, -1.0) for c in z_terms[(upstream, s_)]], -highspy.kHighsInf, 0.0)
+                    shipped.append(column)
+                builder.row([(c, 1.0) for c in shipped] + [(c, -1.0) for c in z_terms[(downstream, t)]], 0.0, 0.0)
             continue
         if all(problem.network.usd_per_gb(s, t) == 0 for s in sources for t in targets):
             continue
@@ -346,17 +453,30 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
     values = np.asarray(highs.getSolution().col_value)
     info = highs.getInfo()
     chosen: dict[str, Candidate] = {}
+    serving: dict[str, tuple[ServingChoice, ...]] = {}
     if not relax:
         for name, filled in x_columns.items():
             best = max(filled, key=lambda item: values[item[0]])
             chosen[name] = best[1]
+        for name, entries in serving_columns.items():
+            sites = []
+            for y, n, candidate in entries:
+                if values[y] > 0.5:
+                    served = tuple(sorted(population for (population, place), column in route_columns[name].items()
+                                          if place == candidate.place and values[column] > 0.5))
+                    sites.append(ServingChoice(candidate, int(round(values[n])), served))
+            sites.sort(key=lambda site: (-sum(rps for p, rps, _ in problem.serving[name].populations
+                                              if p in site.populations), site.candidate.place))
+            serving[name] = tuple(sites)
+            chosen[name] = sites[0].candidate  # the primary site (most traffic) stands for it in single-site views
     replicas = frozenset(key for key, column in replica_columns.items() if values[column] > 0.5)
     slack = {key: float(values[column]) for key, column in slack_columns.items() if values[column] > 1e-6}
     objective = float(sum(values[column] * cost for column, cost in objective_terms))
     dual_bound = objective if relax else float(info.mip_dual_bound)
     return Solution(status=status, chosen=chosen, replicas=replicas, objective=objective, dual_bound=dual_bound,
                     columns=columns, rows=rows, capacity_slack=slack,
-                    budget_slack=float(values[budget_slack_column]) if budget_slack_column is not None else 0.0)
+                    budget_slack=float(values[budget_slack_column]) if budget_slack_column is not None else 0.0,
+                    serving=serving)
 
 
 def prepare_problem(loaded: "LoadedEstate", catalog: Catalog,
@@ -372,7 +492,28 @@ def prepare_problem(loaded: "LoadedEstate", catalog: Catalog,
     if unplaceable:
         raise InfeasibleEstateError(estate.name, unplaceable)
     storage = {place: storage_price(estate, catalog, place) for place in estate.places()}
-    return build_problem(estate, candidates, network, storage)
+    problem = build_problem(estate, candidates, network, storage)
+    unreachable = _unreachable_populations(problem)
+    if unreachable:
+        raise InfeasibleEstateError(estate.name, unreachable)
+    return problem
+
+
+def _unreachable_populations(problem: Problem) -> list[str]:
+    reasons = []
+    targets = {p.name: p.latency_ms for p in problem.estate.populations}
+    for name, spec in sorted(problem.serving.items()):
+        places = sorted({c.place for c in problem.candidates.by_workload[name]})
+        for population, _, reach in spec.populations:
+            if reach:
+                continue
+            nearest = min(places, key=lambda place: (spec.latency_ms[(population, place)], place))
+            reasons.append(
+                f"inference `{name}` cannot serve population `{population}` within {targets[population]:g} ms: the "
+                f"nearest place allowed to run it is {nearest} at {spec.latency_ms[(population, nearest)]:g} ms. "
+                "To fix: add an edge site or region near these users, allow the model's data class there, "
+                "or relax the latency target")
+    return reasons
 
 
 def solve_to_plan(loaded: "LoadedEstate", catalog: Catalog, problem: Problem, *, time_limit: float = 300.0,
@@ -397,7 +538,7 @@ def solve_to_plan(loaded: "LoadedEstate", catalog: Catalog, problem: Problem, *,
                       objective_usd_per_month=round(solution.objective, 2),
                       lower_bound_usd_per_month=round(min(solution.dual_bound, solution.objective), 2),
                       candidates=problem.candidates.count)
-    return assemble_plan(loaded, catalog, problem, solution.chosen, solution.replicas, info)
+    return assemble_plan(loaded, catalog, problem, solution.chosen, solution.replicas, info, solution.serving)
 
 
 def optimize(loaded: "LoadedEstate", catalog: Catalog, *, time_limit: float = 300.0,
