@@ -334,6 +334,9 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
                       for name_, rps, _ in spec.populations if name_ == population]
             for column, _ in routed:  # users go only where the service runs
                 builder.row([(column, 1.0)] + [(y, -1.0) for y, _, _ in opened], -highspy.kHighsInf, 0.0)
+            # and the service runs only where users go (no idle site, even when opening it costs nothing)
+            builder.row([(y, 1.0) for y, _, _ in opened] + [(column, -1.0) for column, _ in routed],
+                        -highspy.kHighsInf, 0.0)
             # capacity: requests routed here <= replicas x requests per replica
             builder.row([(column, rps) for column, rps in routed]
                         + [(n, -c.capacity_rps) for _, n, c in opened], -highspy.kHighsInf, 0.0)
