@@ -25,7 +25,7 @@ import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pulumi
 import yaml
@@ -39,7 +39,8 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 from deploy.config import StackConfigError
 from optimizer.plan import Plan
 
-__all__ = ["OfflineRun", "RegisteredResource", "SECRET_PLACEHOLDER", "run_offline", "read_stack_config"]
+__all__ = ["OfflineMocks", "OfflineRun", "RecordingMonitor", "RegisteredResource", "SECRET_PLACEHOLDER",
+           "read_stack_config", "record_resources", "run_offline"]
 
 PROJECT = "aiinfra"
 CODE_ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +66,8 @@ class RegisteredResource:
     """URN of the parent (``None`` for the stack itself)."""
     custom: bool
     """True for real resources, False for components."""
+    secret_paths: tuple[str, ...] = ()
+    """dotted input paths that were Pulumi secrets (their values are unwrapped in ``inputs``)."""
 
     @property
     def provider_urn(self) -> str:
@@ -249,23 +252,57 @@ class RecordingMonitor(_mocks.MockMonitor):
                                                custom=request.custom or False)
         id_, state = self.mocks.new_resource(args)
         self.resources[urn] = _mocks.MockMonitor.ResourceRegistration(urn, id_, state)
+        secret_paths: list[str] = []
         self.registered.append(RegisteredResource(
-            type=request.type, name=request.name, urn=urn, inputs=_plain(inputs), provider=request.provider or "",
-            parent=request.parent or None, custom=bool(request.custom)))
+            type=request.type, name=request.name, urn=urn, inputs=_plain(inputs, "", secret_paths),
+            provider=request.provider or "", parent=request.parent or None, custom=bool(request.custom),
+            secret_paths=tuple(secret_paths)))
         obj = _sync_await(rpc.serialize_properties(state, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
 
 
-def _plain(value: Any) -> Any:
-    """Deep-copy inputs into plain dicts/lists (deserialized maps may be proxies)."""
+def _plain(value: Any, path: str, secret_paths: list[str]) -> Any:
+    """Deep-copy inputs into plain dicts/lists, unwrapping secrets (their paths are recorded)."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            secret_paths.append(path)
+            return _plain(value.get("value"), path, secret_paths)
+        return {str(k): _plain(v, f"{path}.{k}" if path else str(k), secret_paths) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [_plain(v, f"{path}.{i}", secret_paths) for i, v in enumerate(value)]
     return value
 
 
 # -- run ---------------------------------------------------------------------------------------
+
+def record_resources(program: Callable[[], Any], *, stack: str = "test", preview: bool = False,
+                     config: Mapping[str, str] | None = None, secret_keys: list[str] | None = None,
+                     root: Path | None = None) -> tuple[list[RegisteredResource], Any]:
+    """Run ``program`` under the offline mocks; return (every registered resource, what it returned, resolved).
+
+    ``program`` may return an Output or a plain value; it is awaited after all registrations finished,
+    so an exception raised inside an ``apply`` fails this call instead of passing silently.
+    """
+    monitor = RecordingMonitor(OfflineMocks())
+    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys or []))
+    SETTINGS.root_directory = str(root or CODE_ROOT)
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
+    result: dict[str, Any] = {}
+
+    async def settle(value: Any) -> None:
+        result["value"] = await pulumi.Output.from_input(value).future()
+
+    def run() -> Any:
+        return settle(program())
+
+    try:
+        _sync_await(run_pulumi_func(run))
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    return list(monitor.registered), result.get("value")
+
 
 def run_offline(stack: str, *, config_overrides: dict[str, object] | None = None,
                 repo_root: Path | None = None) -> OfflineRun:
@@ -276,35 +313,27 @@ def run_offline(stack: str, *, config_overrides: dict[str, object] | None = None
     """
     root = (repo_root or CODE_ROOT).resolve()
     config, secret_keys = read_stack_config(stack, root, config_overrides)
-    monitor = RecordingMonitor(OfflineMocks())
-    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config(config, secret_keys)
-    SETTINGS.root_directory = str(root)
-    SETTINGS.rpc_manager.clear()
-    SETTINGS.outputs.clear()
     program_globals: dict[str, Any] = {}
-    resolved: dict[str, Any] = {}
-    secrets: set[str] = set()
 
-    async def collect() -> None:
+    async def collect() -> tuple[dict[str, Any], set[str]]:
+        resolved: dict[str, Any] = {}
+        secrets: set[str] = set()
         stack_resource = pulumi.runtime.get_root_resource()
         for name, value in dict(getattr(stack_resource, "outputs", {})).items():
             output = pulumi.Output.from_input(value)
             resolved[name] = await output.future()
             if await output.is_secret():
                 secrets.add(name)
+        return resolved, secrets
 
     def program() -> Any:
         program_globals.update(runpy.run_path(str(CODE_ROOT / "__main__.py"), run_name="__main__"))
-        return collect()
+        return pulumi.Output.from_input(collect())
 
-    try:
-        _sync_await(run_pulumi_func(program))
-    finally:
-        pulumi.runtime.set_all_config({}, [])
+    resources, (outputs, secrets) = record_resources(program, stack=stack, config=config, secret_keys=secret_keys,
+                                                     root=root)
     plan = program_globals.get("plan")
     if not isinstance(plan, Plan):  # pragma: no cover - __main__ always binds it
         raise RuntimeError("__main__.py did not bind 'plan'")
-    return OfflineRun(stack=stack, resources=tuple(monitor.registered), outputs=resolved,
+    return OfflineRun(stack=stack, resources=tuple(resources), outputs=outputs,
                       secret_outputs=frozenset(secrets), plan=plan, config=config)
-
