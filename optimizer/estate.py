@@ -103,12 +103,19 @@ def load_estate(path: str | Path, catalog: Catalog | None = None) -> LoadedEstat
         raise EstateError(source, [(where, f"is not valid YAML: {problem}", "fix the YAML syntax there")]) from None
     except RecursionError:
         raise EstateError(source, [("(file)", "is nested too deeply", "flatten the YAML")]) from None
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+        # PyYAML's scalar constructors raise these for 2001-13-45, '!!int abc', '!!bool maybe', 0x_ ...
+        raise EstateError(source, [("(file)", f"has a value YAML cannot read ({type(exc).__name__}: {exc})",
+                                    "quote the value or correct it")]) from None
     estate = parse_estate(document, source)
     rules_path = (Path(path).parent / estate.sovereignty_rules) if estate.sovereignty_rules else DEFAULT_RULES_PATH
     try:
         rules = load_rules(rules_path)
     except SovereigntyRulesError as exc:
         raise EstateError(source, [("sovereignty_rules", str(exc), "point it at a valid rules file")]) from None
+    except (OSError, ValueError) as exc:  # a NUL in the path, a file that is not UTF-8 text
+        raise EstateError(source, [("sovereignty_rules", f"'{rules_path}' cannot be read as rules ({exc})",
+                                    "point it at a valid rules file")]) from None
     problems = data_class_problems(estate, rules)
     if catalog is not None:
         problems += check_against_catalog(estate, catalog)
