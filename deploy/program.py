@@ -36,7 +36,7 @@ from optimizer.estate import LoadedEstate
 from optimizer.model import Estate
 from optimizer.plan import Placement, Plan
 
-__all__ = ["Built", "SYSTEM_POOLS", "build", "node_pools", "team_quotas", "workload_spec"]
+__all__ = ["Built", "SYSTEM_POOLS", "build", "deployed_placements", "node_pools", "team_quotas", "workload_spec"]
 
 # Small on-demand CPU pool per cluster for system pods (CoreDNS, operators, device-plugin controllers):
 # every planned pool is tainted or may scale to zero.
@@ -124,6 +124,27 @@ def workload_spec(placement: Placement, estate: Estate, config: StackConfig,
         max_replicas=config.max_with_headroom(placement.replicas) if placement.kind == "inference" else None)
 
 
+def deployed_placements(plan: Plan) -> list[tuple[Placement, str]]:
+    """(placement, component suffix) per place a workload runs at.
+
+    A multi-site inference service (``serving_sites``) becomes one placement per serving site; the
+    first site keeps the plain name, the others are suffixed with their place.
+    """
+    result: list[tuple[Placement, str]] = []
+    for placement in plan.placements:
+        sites = getattr(placement, "serving_sites", None) or []
+        if len(sites) <= 1:
+            result.append((placement, ""))
+            continue
+        for site in sites:
+            update = {field: getattr(site, field) for field in (
+                "place", "site_kind", "cloud", "region", "jurisdiction", "instance_type", "accelerator",
+                "accelerators_per_node", "nodes", "replicas")}
+            suffix = "" if site.place == placement.place else f"-{slug(site.place)}"
+            result.append((placement.model_copy(update=update), suffix))
+    return result
+
+
 def _bucket_name(estate: str, environment: str, region: str, data_class: str) -> str:
     name = f"{slug(estate)[:16]}-{environment}-{region}-{data_class}"
     if len(name) > 63:
@@ -138,12 +159,14 @@ def build(config: StackConfig, loaded_estate: LoadedEstate, plan: Plan) -> Built
     env = config.environment
     shared = Labels(environment=env)
     by_place: dict[str, list[Placement]] = defaultdict(list)
-    for placement in plan.placements:
+    suffixes: dict[tuple[str, str], str] = {}
+    for placement, suffix in deployed_placements(plan):
         by_place[placement.place].append(placement)
-    jurisdiction = {p.place: p.jurisdiction for p in plan.placements}
+        suffixes[(placement.workload, placement.place)] = suffix
+    jurisdiction = {p.place: p.jurisdiction for ps in by_place.values() for p in ps}
     for site in [*estate.onprem, *estate.edge]:
         jurisdiction.setdefault(site.name, site.jurisdiction)
-    if any(p.cloud == "gcp" for p in plan.placements) and not config.gcp_project:
+    if any(p.cloud == "gcp" for ps in by_place.values() for p in ps) and not config.gcp_project:
         raise StackConfigError(config.stack_file, [(f"{NAMESPACE}:gcpProject", "is required: the plan places "
                                                     "workloads on GCP", "set it to the GCP project id")])
 
@@ -218,7 +241,8 @@ def build(config: StackConfig, loaded_estate: LoadedEstate, plan: Plan) -> Built
                         bucket(place, data_class)
                 spec = workload_spec(placement, estate, config, model_uri)
                 pool_components = cluster.node_pools if isinstance(cluster, GkeCluster) else cluster.node_groups
-                built.workloads[placement.workload] = Workload(f"wl-{placement.workload}", WorkloadArgs(
+                suffix = suffixes[(placement.workload, place)]
+                built.workloads[placement.workload + suffix] = Workload(f"wl-{placement.workload}{suffix}", WorkloadArgs(
                     cluster=place, provider=cluster.k8s_provider, spec=spec, training_api=config.training_api,
                     inference_server=config.inference_server,
                     depends_on=(namespaces[place][placement.team], pool_components[spec.pool])))
@@ -236,7 +260,8 @@ def build(config: StackConfig, loaded_estate: LoadedEstate, plan: Plan) -> Built
             k8s_providers[place] = onprem.k8s_provider
             namespaces[place] = dict(onprem.namespaces)
             for placement in placements:
-                built.workloads[placement.workload] = Workload(f"wl-{placement.workload}", WorkloadArgs(
+                suffix = suffixes[(placement.workload, place)]
+                built.workloads[placement.workload + suffix] = Workload(f"wl-{placement.workload}{suffix}", WorkloadArgs(
                     cluster=place, provider=onprem.k8s_provider, spec=workload_spec(placement, estate, config),
                     training_api=config.training_api, inference_server=config.inference_server,
                     depends_on=(onprem.namespaces[placement.team],)))
@@ -250,7 +275,7 @@ def build(config: StackConfig, loaded_estate: LoadedEstate, plan: Plan) -> Built
                 gpu_runtime=any(accelerator_kind(i.type) == "nvidia" for i in site.accelerators)))
             built.clusters[place] = edge
             k8s_providers[place] = edge.k8s_provider
-            built.workloads.update(edge.services)
+            built.workloads.update({name + suffixes[(name, place)]: svc for name, svc in edge.services.items()})
 
     for copy in plan.dataset_copies:
         target_kind = "cloud" if copy.cloud else ("onprem" if any(s.name == copy.target for s in estate.onprem)

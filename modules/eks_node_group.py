@@ -90,7 +90,7 @@ class EksNodeGroup(pulumi.ComponentResource):
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                 min_size=pool.min_nodes, desired_size=pool.desired_nodes, max_size=pool.max_nodes),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
-            labels=pool.node_labels,
+            labels={**args.labels.as_dict(), **pool.node_labels},
             taints=[aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value, effect=_EFFECTS[t.effect])
                     for t in pool.taints],
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=template.id, version=template.latest_version.apply(str)),

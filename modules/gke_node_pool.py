@@ -75,7 +75,7 @@ class GkeNodePool(pulumi.ComponentResource):
             props["tpuTopology"] = tpu.topology
         super().__init__("aiinfra:modules:GkeNodePool", name, props, opts)
         guest = []
-        node_labels = dict(pool.node_labels)
+        node_labels = {**args.labels.as_dict(), **pool.node_labels}
         node_locations = None
         placement = None
         min_nodes, max_nodes, initial = pool.min_nodes, pool.max_nodes, pool.min_nodes

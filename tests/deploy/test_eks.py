@@ -70,8 +70,9 @@ def test_accelerator_pools_are_tainted_no_schedule_and_spot_pools_also_carry_the
 
 
 def test_node_groups_carry_the_pool_and_capacity_labels(eks):
-    assert get(_group(eks, "p4d-24xlarge-spot"), "labels") == {"aiinfra.dev/pool": "p4d-24xlarge-spot",
-                                                               "aiinfra.dev/capacity-type": "spot"}
+    labels = get(_group(eks, "p4d-24xlarge-spot"), "labels")
+    assert labels["aiinfra.dev/pool"] == "p4d-24xlarge-spot" and labels["aiinfra.dev/capacity-type"] == "spot"
+    assert labels["environment"] == "prod" and labels["managed-by"] == "aiinfra"
 
 
 def test_every_launch_template_requires_imdsv2_and_encrypts_the_root_volume(eks):

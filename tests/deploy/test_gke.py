@@ -86,7 +86,8 @@ def test_pools_are_regional_autoscaled_and_labelled_with_their_pool_name(gke):
     pool = _pool(gke, "g2-standard-8-od")
     assert get(pool, "location") == "europe-west4"
     assert get(pool, "autoscaling") == {"totalMinNodeCount": 2.0, "totalMaxNodeCount": 3.0, "locationPolicy": "ANY"}
-    assert get(pool, "nodeConfig.labels") == {"aiinfra.dev/pool": "g2-standard-8-od", "aiinfra.dev/capacity-type": "on-demand"}
+    labels = get(pool, "nodeConfig.labels")
+    assert (labels["aiinfra.dev/pool"], labels["aiinfra.dev/capacity-type"]) == ("g2-standard-8-od", "on-demand")
 
 
 def test_nodes_run_as_a_dedicated_service_account_with_minimal_roles(gke):
