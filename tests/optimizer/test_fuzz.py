@@ -250,3 +250,16 @@ def test_sovereignty_rules_paths_that_cannot_be_rules(rules, tmp_path):
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     error = assert_estate_error(str(path))
     assert any(location == "sovereignty_rules" for location, _, _ in error.problems)
+
+
+@pytest.mark.parametrize("value,paths", [(".inf", NUMBER_PATHS), ("-.inf", NUMBER_PATHS[::7]),
+                                         (".nan", NUMBER_PATHS[3::7])])
+def test_non_finite_numbers_are_refused(value, paths):
+    """'.inf' once validated as a positive size and came out of the optimizer as a plan costing NaN."""
+    assert paths
+    for path in paths:
+        doc = copy.deepcopy(HEALTHCARE_DOC)
+        _parent(doc, path)[path[-1]] = 1234.5
+        text = yaml.dump(doc, Dumper=_DUMPER, sort_keys=False).replace("1234.5", value)
+        error = assert_estate_error(_write("non-finite.yaml", text.encode("utf-8")))
+        assert any(location.endswith(f".{path[-1]}") for location, _, _ in error.problems), (path, error.problems)
