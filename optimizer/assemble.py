@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
@@ -42,7 +43,10 @@ def _site_facts(estate, catalog: Catalog, place: str) -> dict:
 def assemble_plan(loaded: "LoadedEstate", catalog: Catalog, problem: "Problem", chosen: Mapping[str, Candidate],
                   replicas: frozenset[tuple[str, str]], solver: SolverInfo,
                   serving: Mapping[str, tuple["ServingChoice", ...]] | None = None) -> Plan:
-    estate = loaded.estate
+    estate = problem.estate  # as planned: federated workloads already expanded
+    inbound: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for upstream, downstream, gb in problem.edges:
+        inbound[downstream].append((upstream, gb))
     network = problem.network
     datasets = {d.name: d for d in estate.datasets}
     workloads = {w.name: w for w in estate.workloads}
@@ -70,19 +74,19 @@ def assemble_plan(loaded: "LoadedEstate", catalog: Catalog, problem: "Problem", 
             transfer_usd += usd
             transfers.append(Transfer(source=dataset.location, target=place, gb_per_month=round(gb, 3),
                                       usd_per_month=_money(usd), reason=f"{workload.name} reads {dataset.name}"))
-        for upstream in workload.depends_on:
+        for upstream, gb in inbound[workload.name]:  # DAG artifacts and federated update traffic
             source = chosen[upstream].place
-            gb = edge_gb.get((upstream, workload.name), 0.0)
             if source == place or gb == 0:
                 continue
             usd = gb * network.usd_per_gb(source, place)
             transfer_usd += usd
-            names = ", ".join(out.name for out in workloads[upstream].outputs)
+            names = ", ".join(out.name for out in workloads[upstream].outputs) or "model updates"
             transfers.append(Transfer(source=source, target=place, gb_per_month=round(gb, 3),
                                       usd_per_month=_money(usd), reason=f"{upstream} -> {workload.name}: {names}"))
         jurisdiction, private = place_jurisdiction(estate, catalog, place)
         parsed = parse_place(place)
         site = estate.private_site(place)
+        role = problem.federation_roles.get(workload.name)
         placements.append(Placement(
             workload=workload.name, kind=workload.kind, team=workload.team, cost_centre=workload.cost_centre,
             data_classes=classes_of[workload.name], place=place,
@@ -97,7 +101,8 @@ def assemble_plan(loaded: "LoadedEstate", catalog: Catalog, problem: "Problem", 
             outputs=[PlanOutput(name=o.name, size_gb=o.size_gb, data_class=o.data_class) for o in workload.outputs],
             cost=CostBreakdown(compute=_money(candidate.compute_usd), transfer=_money(transfer_usd),
                                storage=_money(candidate.storage_usd)),
-            carbon_kg_per_month=round(candidate.carbon_kg, 1)))
+            carbon_kg_per_month=round(candidate.carbon_kg, 1),
+            federated_of=role.federated_workload if role else None, federated_role=role.role if role else None))
     copies = []
     for dataset_name, place in sorted(replicas):
         dataset = datasets[dataset_name]
@@ -127,7 +132,7 @@ def _serving_placement(loaded: "LoadedEstate", catalog: Catalog, problem: "Probl
                        edge_gb: Mapping[tuple[str, str], float], data_classes: list[str], populations, replicas,
                        transfers: list[Transfer]) -> Placement:
     """A multi-site service: one placement whose cost spans every site, with the sites listed."""
-    estate = loaded.estate
+    estate = problem.estate
     network = problem.network
     spec = problem.serving[workload.name]
     datasets = {d.name: d for d in estate.datasets}

@@ -133,6 +133,9 @@ def data_class_problems(estate: Estate, rules: SovereigntyRules) -> list[tuple[s
         if dataset.data_class not in rules.classes:
             problems.append((f"datasets[{index}].data_class", f"unknown data class '{dataset.data_class}'", fix))
     for index, workload in enumerate(estate.workloads):
+        if workload.federation and workload.federation.update_data_class not in rules.classes:
+            problems.append((f"workloads[{index}].federation.update_data_class",
+                             f"unknown data class '{workload.federation.update_data_class}'", fix))
         for out_index, output in enumerate(workload.outputs):
             if output.data_class not in rules.classes:
                 problems.append((f"workloads[{index}].outputs[{out_index}].data_class",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from optimizer.candidates import Candidate, CandidateSet, data_classes_by_workload, enumerate_candidates
 from optimizer.catalog import Catalog
 from optimizer.estate import LoadedEstate
+from optimizer.federation import expand_federated
 from optimizer.graph import NetworkCosts, build_network_graph, distance_km, network_costs
 from optimizer.model import Estate, cloud_place
 from optimizer.plan import Plan
@@ -171,7 +172,8 @@ def _explain_serving(loaded: LoadedEstate, placement, network: NetworkCosts) -> 
 
 
 def naive_baseline(loaded: LoadedEstate, catalog: Catalog, network: NetworkCosts, plan_total: float) -> Baseline:
-    estate = loaded.estate
+    expansion = expand_federated(loaded.estate, catalog, loaded.rules)
+    estate = expansion.estate
     # Without checkpointing no candidate is spot: the baseline buys on-demand only.
     on_demand_estate = estate.model_copy(update={
         "workloads": [w.model_copy(update={"checkpointing": False}) for w in estate.workloads]})
@@ -192,7 +194,7 @@ def naive_baseline(loaded: LoadedEstate, catalog: Catalog, network: NetworkCosts
         elif options:
             choice[workload.name] = min(options, key=lambda c: (c.compute_usd, c.instance_type))
     places = {name: c.place for name, c in choice.items()}
-    edge_gb = _edge_gb(estate)
+    edge_gb = _edge_gb(estate, expansion.traffic)
     rows = []
     for name in sorted(choice):
         candidate = choice[name]
@@ -205,21 +207,24 @@ def naive_baseline(loaded: LoadedEstate, catalog: Catalog, network: NetworkCosts
                     plan_total_usd_per_month=plan_total)
 
 
-def _edge_gb(estate: Estate) -> dict[tuple[str, str], float]:
+def _edge_gb(estate: Estate, traffic=()) -> dict[tuple[str, str], float]:
     workloads = {w.name: w for w in estate.workloads}
-    return {(upstream, w.name): sum(o.size_gb for o in workloads[upstream].outputs) * workloads[upstream].runs
-            for w in estate.workloads for upstream in w.depends_on}
+    edges = {(upstream, w.name): sum(o.size_gb for o in workloads[upstream].outputs) * workloads[upstream].runs
+             for w in estate.workloads for upstream in w.depends_on}
+    edges.update({(u, v): gb for u, v, gb in traffic})
+    return edges
 
 
 def explain_plan(loaded: LoadedEstate, catalog: Catalog, plan: Plan, *, alternatives: int = 3) -> Explanation:
     """Binding constraints and next-best alternatives per workload, plus the naive baseline."""
-    estate = loaded.estate
+    expansion = expand_federated(loaded.estate, catalog, loaded.rules)
+    estate = expansion.estate
     network = network_costs(build_network_graph(estate, catalog))
     candidates = enumerate_candidates(estate, catalog, loaded.rules, network)
     chosen = _chosen_candidates(plan, candidates)
     places = {name: c.place for name, c in chosen.items()}
     replicas = {(copy.dataset, copy.target) for copy in plan.dataset_copies}
-    edge_gb = _edge_gb(estate)
+    edge_gb = _edge_gb(estate, expansion.traffic)
     usage = _pool_usage(chosen)
     index = _CostIndex.build(candidates, edge_gb)
     exclusions_by_workload: dict[str, list] = defaultdict(list)

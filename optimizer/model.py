@@ -25,6 +25,7 @@ __all__ = [
     "EdgeSite",
     "Estate",
     "EstateProblems",
+    "Federation",
     "Home",
     "Link",
     "Location",
@@ -194,6 +195,19 @@ class AcceleratorOption(_Strict):
     speedup: Positive = Field(default=1.0, description="throughput relative to the workload's first option")
 
 
+class Federation(_Strict):
+    """Federated training: datasets stay where they are, trainers go to the data, updates travel."""
+
+    rounds_per_run: int = Field(gt=0, description="aggregation rounds per run")
+    update_gb: Positive = Field(description="size of one model update (and of the aggregated model sent back)")
+    update_data_class: str = Field(min_length=1, description="data class of the updates: where they may go")
+    aggregator_vcpus: Positive = Field(default=8.0, description="vCPUs of the aggregation server")
+    aggregator_memory_gib: Positive = Field(default=32.0, description="memory of the aggregation server")
+    trainers_at: Literal["data-site", "jurisdiction"] = Field(
+        default="data-site", description="local trainers run at each dataset's own place, or anywhere in its "
+                                         "jurisdiction (data then streams to them within that jurisdiction)")
+
+
 class Workload(_Strict):
     """One AI workload: what it needs, what it reads and produces, and how often it runs."""
 
@@ -216,6 +230,8 @@ class Workload(_Strict):
     restart_cost_hours: NonNegative = Field(default=0.25, description="work lost and restore time per preemption")
     deadline_hours: Positive | None = Field(default=None, description="each run must finish within this time")
     allowed_places: list[Place] | None = Field(default=None, description="optional pin to these places")
+    federation: Federation | None = Field(
+        default=None, description="train federated: a local trainer per dataset read, plus an aggregator")
     serves: list[Name] = Field(
         default_factory=list,
         description="inference: user populations to serve, each from a place within its latency target; "
@@ -409,6 +425,15 @@ def _cross_reference_problems(estate: Estate) -> list[tuple[str, str, str]]:
                 problems.append((f"workloads[{index}].depends_on[{dep_index}]",
                                  f"'{upstream}' serves populations from several places and has no outputs",
                                  "depend on the workload that produces the model instead"))
+    for index, workload in enumerate(estate.workloads):
+        if workload.federation is None:
+            continue
+        if workload.kind not in ("training", "tuning"):
+            problems.append((f"workloads[{index}].federation", "only training and tuning can be federated",
+                             "remove 'federation' or change the kind"))
+        if not workload.reads:
+            problems.append((f"workloads[{index}].reads", "a federated workload needs the datasets it trains on",
+                             "list them under 'reads' (one local trainer runs per dataset)"))
     for index, measured in enumerate(estate.network.latencies):
         if measured.population not in populations:
             problems.append((f"network.latencies[{index}].population", f"unknown population '{measured.population}'",

@@ -101,6 +101,8 @@ class Placement(_Frozen):
     outputs: list[PlanOutput]
     cost: CostBreakdown
     carbon_kg_per_month: float = Field(default=0.0, description="kgCO2e of the compute (energy x PUE x grid)")
+    federated_of: str | None = Field(default=None, description="federated training this trainer/aggregator belongs to")
+    federated_role: Literal["trainer", "aggregator"] | None = None
     serving_sites: list[ServingSite] = Field(
         default_factory=list, description="multi-site inference: every place it serves from (the first is 'place')")
 

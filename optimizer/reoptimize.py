@@ -141,7 +141,7 @@ def _hourly(candidate: Candidate) -> float:
 def migration_cost(loaded: "LoadedEstate", problem: Problem, current: Placement, target: Candidate,
                    policy: MigrationPolicy) -> float:
     """One-off cost of moving a workload from its deployed option to ``target``."""
-    workload = next(w for w in loaded.estate.workloads if w.name == current.workload)
+    workload = next(w for w in problem.estate.workloads if w.name == current.workload)
     cost = 0.0
     if target.place != current.place:
         state_gb = sum(output.size_gb for output in workload.outputs)
@@ -182,7 +182,7 @@ def replan(loaded: "LoadedEstate", catalog: Catalog, deployed: Plan | None,
     current: dict[str, Candidate] = {}
     current_serving: dict[str, tuple[ServingChoice, ...]] = {}
     forced: list[str] = []
-    for workload in loaded.estate.workloads:
+    for workload in problem.estate.workloads:
         placement = deployed_by_workload.get(workload.name)
         if placement is None:
             forced.append(f"`{workload.name}` is new: it has no deployed placement")
@@ -199,7 +199,7 @@ def replan(loaded: "LoadedEstate", catalog: Catalog, deployed: Plan | None,
                           " is no longer possible (offer withdrawn, or a constraint changed)")
         else:
             current[workload.name] = found
-    removed = sorted(set(deployed_by_workload) - {w.name for w in loaded.estate.workloads})
+    removed = sorted(set(deployed_by_workload) - {w.name for w in problem.estate.workloads})
     forced += [f"`{name}` was removed from the estate" for name in removed]
     if not forced:
         forced += _capacity_ok(problem, current)
@@ -223,7 +223,7 @@ def replan(loaded: "LoadedEstate", catalog: Catalog, deployed: Plan | None,
     proposed = solve_to_plan(loaded, catalog, sticky, time_limit=time_limit)
 
     current_total: float | None = None
-    if len(current) == len(loaded.estate.workloads) and not forced:
+    if len(current) == len(problem.estate.workloads) and not forced:
         replicas = frozenset((c.dataset, c.target) for c in deployed.dataset_copies
                              if (c.dataset, c.target) in problem.replica_costs)
         info = SolverInfo(name="re-priced deployed plan", status="deployed", strategy="fixed",

@@ -92,6 +92,7 @@ from optimizer.plan import Plan, SolverInfo
 
 if TYPE_CHECKING:
     from optimizer.estate import LoadedEstate
+    from optimizer.federation import Expansion, FederationRole
 
 __all__ = ["Problem", "Solution", "build_problem", "optimize", "prepare_problem", "solve_problem", "solve_to_plan"]
 
@@ -112,6 +113,7 @@ class Problem:
     # choice without being a real cost: re-optimization's amortised migration cost (hysteresis).
     penalties: Mapping[tuple[str, str, str, str], float] = field(default_factory=dict)
     serving: Mapping[str, ServingSpec] = field(default_factory=dict)  # inference workloads with 'serves'
+    federation_roles: Mapping[str, "FederationRole"] = field(default_factory=dict)  # expanded federated workloads
 
 
 @dataclass(frozen=True)
@@ -146,8 +148,9 @@ class Solution:
 
 
 def build_problem(estate: Estate, candidates: CandidateSet, network: NetworkCosts,
-                  storage_price: Mapping[str, float]) -> Problem:
-    """Derive DAG flows and replica options; ``storage_price`` maps place -> $/GB-month."""
+                  storage_price: Mapping[str, float], expansion: "Expansion | None" = None) -> Problem:
+    """Derive DAG flows and replica options; ``storage_price`` maps place -> $/GB-month;
+    ``expansion`` adds federated trainers' update traffic (see optimizer.federation)."""
     workloads = {w.name: w for w in estate.workloads}
     edges = []
     for workload in estate.workloads:
@@ -155,6 +158,8 @@ def build_problem(estate: Estate, candidates: CandidateSet, network: NetworkCost
             gb = sum(out.size_gb for out in workloads[upstream].outputs) * workloads[upstream].runs
             if gb > 0:
                 edges.append((upstream, workload.name, round(gb, 6)))
+    if expansion is not None:
+        edges.extend(expansion.traffic)
     datasets = {d.name: d for d in estate.datasets}
     stream_by_pair: dict[tuple[str, str], float] = defaultdict(float)
     for (workload, dataset, place), cost in candidates.stream_usd.items():
@@ -169,7 +174,8 @@ def build_problem(estate: Estate, candidates: CandidateSet, network: NetworkCost
             replica_costs[(dataset_name, place)] = round(rho, 6)
     return Problem(estate=estate, candidates=candidates, network=network, edges=tuple(sorted(edges)),
                    replica_costs=replica_costs, budget=estate.budget_usd_per_month,
-                   serving=serving_specs(estate, candidates, network))
+                   serving=serving_specs(estate, candidates, network),
+                   federation_roles=dict(expansion.roles) if expansion is not None else {})
 
 
 def population_latency(estate: Estate, network: NetworkCosts) -> dict[tuple[str, str], float]:
@@ -488,14 +494,17 @@ def prepare_problem(loaded: "LoadedEstate", catalog: Catalog,
     workload has no allowed candidate at all (with the reason for every place)."""
     from optimizer.diagnose import diagnose_unplaceable
 
-    estate = loaded.estate
+    from optimizer.federation import expand_federated
+
+    expansion = expand_federated(loaded.estate, catalog, loaded.rules)
+    estate = expansion.estate
     network = network_costs(build_network_graph(estate, catalog))
     candidates = enumerate_candidates(estate, catalog, loaded.rules, network, keep)
     unplaceable = diagnose_unplaceable(estate, loaded.rules, candidates)
     if unplaceable:
         raise InfeasibleEstateError(estate.name, unplaceable)
     storage = {place: storage_price(estate, catalog, place) for place in estate.places()}
-    problem = build_problem(estate, candidates, network, storage)
+    problem = build_problem(estate, candidates, network, storage, expansion)
     unreachable = _unreachable_populations(problem)
     if unreachable:
         raise InfeasibleEstateError(estate.name, unreachable)
@@ -526,7 +535,7 @@ def solve_to_plan(loaded: "LoadedEstate", catalog: Catalog, problem: Problem, *,
     from optimizer.assemble import assemble_plan
     from optimizer.diagnose import diagnose_shared_limits
 
-    estate = loaded.estate
+    estate = problem.estate
     solution = solve_problem(problem, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
     if solution.status == "infeasible":
         elastic = solve_problem(problem, time_limit=time_limit, mip_rel_gap=1e-4, elastic=True)
