@@ -443,21 +443,54 @@ def diagram(
 # --- end of forecast and diagram commands ---------------------------------------------------------------------
 
 
-def _register_optional_commands() -> None:
-    """Commands from the deploy and check packages, when those packages are present."""
-    try:
-        from deploy.commands import preview_command
-    except ImportError:
-        preview_command = None
-    if preview_command is not None:
-        @app.command()
-        def preview(stack: str = typer.Option(..., "--stack", "-s", help="stack name: dev, staging or prod"),
-                    json_output: bool = JsonOption) -> None:
-            """Run the Pulumi program offline (mock engine) and print what `pulumi up` would create."""
-            _run(lambda: preview_command(stack, json_output))
+# Deployment and pull-request commands live in their own packages; they are imported when used,
+# so that planning does not pay for loading the Pulumi SDKs.
+
+StackOption = typer.Option(..., "--stack", "-s", help="stack name: dev, staging or prod (stacks/Pulumi.<stack>.yaml)")
 
 
-_register_optional_commands()
+@app.command()
+def preview(stack: str = StackOption, json_output: bool = JsonOption) -> None:
+    """Run the Pulumi program offline (mock engine) and print what `pulumi up` would create."""
+    from deploy.commands import preview_command
+
+    _run(lambda: preview_command(stack, json_output))
+
+
+@app.command()
+def check(
+    stack: str = StackOption,
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="write a markdown summary here"),
+    sarif: Optional[Path] = typer.Option(None, "--sarif", help="write SARIF 2.1.0 here (code scanning)"),
+    json_output: bool = JsonOption,
+) -> None:
+    """Run every policy of the pack over the stack's resources, offline; exit 4 on a mandatory violation."""
+    from checks.commands import check_command
+
+    _run(lambda: check_command(stack, markdown, sarif, json_output))
+
+
+@app.command()
+def costdiff(
+    base: str = typer.Option(..., "--base", help="git ref, checkout directory or plan JSON"),
+    head: str = typer.Option(".", "--head", help="checkout directory, git ref or plan JSON"),
+    stack: list[str] = typer.Option([], "--stack", "-s", help="repeatable; default: every stack"),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="write the pull-request comment here"),
+    json_output: bool = JsonOption,
+) -> None:
+    """Monthly cost difference per stack and per workload between two revisions (a PR comment)."""
+    from checks.commands import costdiff_command
+
+    _run(lambda: costdiff_command(base, head, stack, markdown, json_output))
+
+
+@app.command("policy-config")
+def policy_config(stack: str = StackOption,
+                  output: Optional[Path] = typer.Option(None, "--out", "-o", help="write the JSON here")) -> None:
+    """The --policy-pack-config JSON for `pulumi preview --policy-pack policy` on a stack."""
+    from checks.commands import policy_config_command
+
+    _run(lambda: policy_config_command(stack, output))
 
 
 def main() -> None:
