@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
@@ -168,8 +169,11 @@ def _serving_placement(loaded: "LoadedEstate", catalog: Catalog, problem: "Probl
         served_sites.append(ServingSite(
             **_site_facts(estate, catalog, candidate.place), instance_type=candidate.instance_type,
             accelerator=candidate.accelerator, accelerators_per_node=candidate.accelerators_per_node,
-            nodes=candidate.nodes * site.replicas, replicas=site.replicas, populations=list(site.populations),
-            requests_per_second=round(sum(populations[p].requests_per_second for p in site.populations), 3),
+            nodes=candidate.nodes * site.replicas, replicas=site.replicas,
+            min_replicas=min(site.replicas, max(1, math.ceil(
+                sum(populations[p].trough_rps for p in site.populations) / candidate.capacity_rps - 1e-9))),
+            populations=list(site.populations),
+            requests_per_second=round(sum(populations[p].peak_rps for p in site.populations), 3),
             max_latency_ms=round(max((spec.latency_ms[(p, candidate.place)] for p in site.populations), default=0.0), 2),
             usd_per_month=_money(site_compute + site_transfer), carbon_kg_per_month=round(site_carbon, 1)))
     primary = sites[0].candidate

@@ -6,9 +6,9 @@ wrong and how to fix it; nothing here ever lets a raw traceback reach the user.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 from pydantic import ValidationError
@@ -30,6 +30,49 @@ class LoadedEstate:
     estate: Estate
     rules: SovereigntyRules
     source: str
+    forecasts: Mapping[str, Any] = field(default_factory=dict)  # population -> optimizer.forecast.Forecast
+
+
+def resolve_demand_histories(estate: Estate, base_dir: Path, source: str) -> tuple[Estate, dict[str, Any]]:
+    """Forecast every population that gives a demand history instead of a peak.
+
+    The next week's upper-bound peak sizes the replicas and the forecast trough sets the autoscaler
+    minimum. A weekly season is used when the history holds enough weeks for it, a daily one otherwise.
+    """
+    if not any(p.demand_history for p in estate.populations):
+        return estate, {}
+    from optimizer.errors import OptimizerError
+    from optimizer.forecast import forecast_population, load_history, minimum_history_hours
+
+    populations = []
+    forecasts: dict[str, Any] = {}
+    loaded_files: dict[Path, dict] = {}
+    for index, population in enumerate(estate.populations):
+        if population.demand_history is None:
+            populations.append(population)
+            continue
+        where = f"populations[{index}].demand_history"
+        path = (base_dir / population.demand_history).resolve()
+        try:
+            if path not in loaded_files:
+                loaded_files[path] = load_history(path)
+            histories = loaded_files[path]
+            if population.name not in histories:
+                raise EstateError(source, [(where, f"{path} has no rows for population '{population.name}'",
+                                            f"use one of: {', '.join(sorted(histories))}, or rename the population")])
+            series = histories[population.name]
+            season = 168 if len(series) >= minimum_history_hours(168) else 24
+            forecast = forecast_population(series, horizon_hours=168, season_hours=season, population=population.name)
+        except EstateError:
+            raise
+        except OptimizerError as error:
+            raise EstateError(source, [(where, str(error).split(" To fix:")[0].rstrip("."),
+                                        "fix the history file (see the message)")]) from None
+        forecasts[population.name] = forecast
+        populations.append(population.model_copy(update={
+            "requests_per_second": max(forecast.upper_peak_rps, 1e-6),
+            "trough_requests_per_second": forecast.trough_rps}))
+    return estate.model_copy(update={"populations": populations}), forecasts
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -108,6 +151,7 @@ def load_estate(path: str | Path, catalog: Catalog | None = None) -> LoadedEstat
         raise EstateError(source, [("(file)", f"has a value YAML cannot read ({type(exc).__name__}: {exc})",
                                     "quote the value or correct it")]) from None
     estate = parse_estate(document, source)
+    estate, forecasts = resolve_demand_histories(estate, Path(path).parent, source)
     rules_path = (Path(path).parent / estate.sovereignty_rules) if estate.sovereignty_rules else DEFAULT_RULES_PATH
     try:
         rules = load_rules(rules_path)
@@ -121,7 +165,7 @@ def load_estate(path: str | Path, catalog: Catalog | None = None) -> LoadedEstat
         problems += check_against_catalog(estate, catalog)
     if problems:
         raise EstateError(source, problems)
-    return LoadedEstate(estate=estate, rules=rules, source=source)
+    return LoadedEstate(estate=estate, rules=rules, source=source, forecasts=forecasts)
 
 
 def data_class_problems(estate: Estate, rules: SovereigntyRules) -> list[tuple[str, str, str]]:

@@ -186,7 +186,7 @@ def naive_baseline(loaded: LoadedEstate, catalog: Catalog, network: NetworkCosts
         place = _baseline_place(estate, catalog, candidates, workload.name, onprem_only)
         options = [c for c in candidates.by_workload.get(workload.name, ()) if c.place == place]
         if options and workload.serves:  # one site, sized for all users, latency targets ignored
-            demand = sum(p.requests_per_second for p in estate.populations if p.name in workload.serves)
+            demand = sum(p.peak_rps for p in estate.populations if p.name in workload.serves)
             best = min(options, key=lambda c: (math.ceil(demand / c.capacity_rps) * c.compute_usd, c.instance_type))
             count = math.ceil(demand / best.capacity_rps)
             choice[workload.name] = dataclasses.replace(best, compute_usd=best.compute_usd * count,

@@ -265,8 +265,30 @@ class Population(_Strict):
 
     name: Name
     location: Location
-    requests_per_second: Positive = Field(description="peak demand to size replicas for")
+    requests_per_second: Positive | None = Field(
+        default=None, description="peak demand to size replicas for (or give demand_history)")
+    trough_requests_per_second: NonNegative | None = Field(
+        default=None, description="lowest demand, for the autoscaler's minimum; default: the peak (no scale-in)")
+    demand_history: str | None = Field(
+        default=None, description="hourly CSV (timestamp,population,requests_per_second), relative to the estate "
+                                  "file: the next week's forecast sets the peak (upper bound) and the trough")
     latency_ms: Positive = Field(description="target network latency from the users to the serving place")
+
+    @model_validator(mode="after")
+    def _demand_given_once(self) -> "Population":
+        if (self.requests_per_second is None) == (self.demand_history is None):
+            raise ValueError("give exactly one of requests_per_second or demand_history. "
+                             "To fix: state the peak requests/s, or point to an hourly history CSV to forecast")
+        return self
+
+    @property
+    def peak_rps(self) -> float:
+        assert self.requests_per_second is not None, "demand histories are forecast when the estate is loaded"
+        return self.requests_per_second
+
+    @property
+    def trough_rps(self) -> float:
+        return self.trough_requests_per_second if self.trough_requests_per_second is not None else self.peak_rps
 
 
 class LatencyMeasurement(_Strict):

@@ -66,7 +66,8 @@ class ServingSite(_Frozen):
     accelerator: str | None
     accelerators_per_node: int
     nodes: int
-    replicas: int
+    replicas: int  # sized for the peak demand routed here
+    min_replicas: int = Field(default=1, description="autoscaler minimum: the demand trough routed here")
     populations: list[str]
     requests_per_second: float
     max_latency_ms: float = Field(description="worst latency among the populations served from here")

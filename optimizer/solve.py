@@ -201,7 +201,7 @@ def serving_specs(estate: Estate, candidates: CandidateSet, network: NetworkCost
         for name in workload.serves:
             population = populations[name]
             reach = tuple(p for p in places if latency[(name, p)] <= population.latency_ms + _EPS)
-            entries.append((name, population.requests_per_second, reach))
+            entries.append((name, population.peak_rps, reach))
         specs[workload.name] = ServingSpec(populations=tuple(entries), latency_ms=latency)
     return specs
 
