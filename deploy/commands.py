@@ -94,7 +94,7 @@ def describe(run: OfflineRun) -> dict[str, Any]:
     counts: Counter[str] = Counter()
     for resource in run.resources:
         where = location(resource, run)
-        if resource.custom and not resource.type.startswith("pulumi:providers:"):
+        if resource.custom:  # providers count under the region/cluster they configure
             counts[where] += 1
         resources.append({"type": resource.type, "name": resource.name, "where": where, "custom": resource.custom,
                           "parent": resource.parent, "keyInputs": key_inputs(resource)})
@@ -117,19 +117,26 @@ def preview_json(run: OfflineRun) -> str:
 def _render(run: OfflineRun, console: Console) -> None:
     data = describe(run)
     tree = Tree(f"[bold]stack {escape(run.stack)}[/] - what `pulumi up` would create (offline, mock engine)")
-    nodes: dict[str | None, Tree] = {}
-    by_urn = {r.urn: r for r in run.resources}
-    for resource, entry in zip(run.resources, data["resources"]):
-        parent = nodes.get(resource.parent) if resource.parent in by_urn else tree
-        parent = parent or tree
-        inputs = ", ".join(f"{k}={v}" for k, v in entry["keyInputs"].items())
-        style = "" if resource.custom else "bold cyan"
-        label = (f"[{style}]{escape(resource.type)}[/] {escape(resource.name)}" if style
-                 else f"{escape(resource.type)} {escape(resource.name)}")
-        label += f"  [dim]{escape(entry['where'])}[/]" if resource.custom else ""
-        if inputs:
-            label += f"  [green]{escape(inputs)}[/]"
-        nodes[resource.urn] = parent.add(label)
+    entries = {r.urn: (r, e) for r, e in zip(run.resources, data["resources"])}
+    children: dict[str | None, list[str]] = {}
+    for urn, (resource, _) in entries.items():
+        parent = resource.parent if resource.parent in entries else None
+        children.setdefault(parent, []).append(urn)
+
+    def add(node: Tree, parent: str | None) -> None:
+        for urn in sorted(children.get(parent, []), key=lambda u: (entries[u][0].custom, entries[u][0].type,
+                                                                   entries[u][0].name)):
+            resource, entry = entries[urn]
+            inputs = ", ".join(f"{k}={v}" for k, v in entry["keyInputs"].items())
+            if resource.custom:
+                label = f"{escape(resource.type)} {escape(resource.name)}  [dim]{escape(entry['where'])}[/]"
+            else:
+                label = f"[bold cyan]{escape(resource.type)}[/] {escape(resource.name)}"
+            if inputs:
+                label += f"  [green]{escape(inputs)}[/]"
+            add(node.add(label), urn)
+
+    add(tree, None)
     console.print(tree)
     table = Table(title="Resources per provider")
     table.add_column("provider (region / cluster)")

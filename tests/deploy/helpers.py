@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from pulumi.output import Unknown
+
 from deploy.preview import RegisteredResource
 
 _MISSING = object()
@@ -26,6 +28,8 @@ def get(resource: RegisteredResource, path: str) -> Any:
         else:
             raise AssertionError(f"{resource.type} {resource.name}: no input at '{path}' "
                                  f"(top-level keys: {sorted(resource.inputs)})")
+        if isinstance(value, Unknown):
+            raise AssertionError(f"{resource.type} {resource.name}: input '{path}' is unknown (preview mode)")
     return value
 
 
