@@ -29,8 +29,18 @@ _SERVING = [
 ]
 
 
-def random_enterprise_estate(seed: int, workloads: int) -> dict:
-    """An estate document with about ``workloads`` workloads (a multiple of the pipeline sizes)."""
+_CITIES = [("frankfurt", 50.11, 8.68), ("paris", 48.86, 2.35), ("dublin", 53.35, -6.26),
+           ("amsterdam", 52.37, 4.90), ("stockholm", 59.33, 18.07), ("new-york", 40.71, -74.01),
+           ("chicago", 41.88, -87.63), ("dallas", 32.78, -96.80), ("seattle", 47.61, -122.33),
+           ("atlanta", 33.75, -84.39)]
+
+
+def random_enterprise_estate(seed: int, workloads: int, *, extended: bool = False) -> dict:
+    """An estate document with about ``workloads`` workloads (a multiple of the pipeline sizes).
+
+    ``extended`` adds the second-generation features: user populations served from several places
+    within latency targets (multi-site inference), and federated training over datasets at two sites.
+    """
     rng = random.Random(seed)
     scale = max(1, workloads // 40)
     estate: dict = {
@@ -72,6 +82,23 @@ def random_enterprise_estate(seed: int, workloads: int) -> dict:
         estate["datasets"].append({"name": raw, "location": rng.choice(places),
                                    "size_gb": rng.choice([200, 1000, 5000, 20000]), "data_class": data_class})
         prep, train, serve = f"prep-{pipeline}", f"train-{pipeline}", f"serve-{pipeline}"
+        if extended and rng.random() < 0.2:  # a federated pipeline: two sites keep their own data
+            shards = []
+            for shard, location in enumerate(rng.sample(places, 2)):
+                shards.append(f"shard-{pipeline}-{shard}")
+                estate["datasets"].append({"name": shards[-1], "location": location,
+                                           "size_gb": rng.choice([500, 5000]), "data_class": data_class})
+            update_class = "eu-model-weights" if data_class == "eu-personal" else "internal"
+            estate["workloads"].append({
+                "name": train, "kind": "training", "team": team,
+                "accelerators": [{"type": "A100", "count": 4}, {"type": "H100", "count": 4, "speedup": 2.0}],
+                "vcpus": 48, "memory_gib": 384, "hours_per_run": 12, "runs_per_month": 2,
+                "reads": [{"dataset": shard} for shard in shards], "checkpointing": True,
+                "outputs": [{"name": f"model-{pipeline}", "size_gb": 10, "data_class": update_class}],
+                "federation": {"rounds_per_run": rng.choice([50, 200]), "update_gb": rng.choice([0.5, 2]),
+                               "update_data_class": update_class}})
+            count += 1
+            continue
         estate["workloads"].append({
             "name": prep, "kind": "preprocessing", "team": team, "vcpus": rng.choice([16, 64, 192]),
             "memory_gib": rng.choice([64, 256, 768]), "hours_per_run": rng.choice([2, 6, 12]),
@@ -92,9 +119,21 @@ def random_enterprise_estate(seed: int, workloads: int) -> dict:
         count += 1
         if count >= workloads:
             break
-        estate["workloads"].append({
-            "name": serve, "kind": "inference", "team": team, "accelerators": rng.choice(_SERVING),
-            "vcpus": 4, "memory_gib": 16, "replicas": rng.choice([1, 2, 4]), "depends_on": [train]})
+        service = {"name": serve, "kind": "inference", "team": team, "accelerators": rng.choice(_SERVING),
+                   "vcpus": 4, "memory_gib": 16, "replicas": rng.choice([1, 2, 4]), "depends_on": [train]}
+        if extended:
+            eu = data_class == "eu-personal"
+            cities = [c for c in _CITIES[:5]] if eu else [c for c in _CITIES[5:]] if data_class == "us-personal" \
+                else _CITIES
+            chosen = rng.sample(cities, rng.randint(2, 4))
+            service.pop("replicas")
+            service["replica_requests_per_second"] = rng.choice([20, 40])
+            service["serves"] = [f"users-{name}-{pipeline}" for name, _, _ in chosen]
+            for name, lat, lon in chosen:
+                estate.setdefault("populations", []).append({
+                    "name": f"users-{name}-{pipeline}", "location": {"lat": lat, "lon": lon},
+                    "requests_per_second": rng.choice([10, 50, 120]), "latency_ms": rng.choice([20, 30, 60])})
+        estate["workloads"].append(service)
         count += 1
         if count < workloads and rng.random() < 0.25:
             estate["workloads"].append({

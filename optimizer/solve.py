@@ -72,6 +72,7 @@ seed, so the same inputs give the same plan.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import sys
@@ -287,6 +288,86 @@ class _Builder:
         return highs, highs.modelStatusToString(status).lower()
 
 
+@dataclass(frozen=True)
+class _ServingConfiguration:
+    """One complete way to serve a workload's users: routing, node type and replicas per open place."""
+
+    true_cost: float  # compute + data read at each open place ($/month)
+    objective_cost: float  # + carbon price + migration penalties (objective only)
+    sites: tuple[tuple[Candidate, int, tuple[str, ...]], ...]  # (option, replicas, populations), by place
+    usage: tuple[tuple[PoolKey, float], ...]
+
+    @property
+    def places(self) -> tuple[str, ...]:
+        return tuple(site[0].place for site in self.sites)
+
+
+_MAX_ROUTINGS = 20_000  # above this, the compact routing model is used instead of enumeration
+
+
+def _pareto(items: list[tuple[float, dict, object]]) -> list[tuple[float, dict, object]]:
+    """Items (cost, usage, payload) not dominated by a cheaper-or-equal one using no more of any pool."""
+    kept: list[tuple[float, dict, object]] = []
+    for cost, usage, payload in sorted(items, key=lambda item: item[0]):
+        if not any(set(u) <= set(usage) and all(u[k] <= usage[k] + _EPS for k in u) for _, u, _ in kept):
+            kept.append((cost, usage, payload))
+    return kept
+
+
+def serving_configurations(problem: Problem, name: str, carbon_price: float,
+                           opening_cost: Mapping[tuple[str, str], float]) -> list[_ServingConfiguration] | None:
+    """Every non-dominated way to serve ``name``'s populations, or None when there are too many routings.
+
+    For a routing, each open place independently takes the node types that are Pareto-optimal in
+    (cost of ceil(load / capacity) replicas, pool usage); configurations with the same open places and
+    pools are then pruned by dominance. The per-place rounding is thus exact in every configuration,
+    which makes the LP relaxation far tighter than the compact model's.
+    """
+    spec = problem.serving[name]
+    count = 1
+    for _, _, reach in spec.populations:
+        count *= max(len(reach), 1)
+        if count > _MAX_ROUTINGS:
+            return None
+    by_place: dict[str, list[Candidate]] = defaultdict(list)
+    for candidate in problem.candidates.by_workload[name]:
+        by_place[candidate.place].append(candidate)
+    site_cache: dict[tuple[str, tuple[str, ...]], list[tuple[float, dict, object]]] = {}
+    groups: dict[tuple, list[tuple[float, dict, object]]] = defaultdict(list)
+    for routing in itertools.product(*[reach for _, _, reach in spec.populations]):
+        served: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for (population, rps, _), place in zip(spec.populations, routing):
+            served[place].append((population, rps))
+        per_site = []
+        for place in sorted(served):
+            key = (place, tuple(sorted(p for p, _ in served[place])))
+            if key not in site_cache:
+                load = sum(rps for _, rps in served[place])
+                options = []
+                for candidate in by_place[place]:
+                    replicas = max(1, math.ceil(load / candidate.capacity_rps - _EPS))
+                    penalty = problem.penalties.get((name, place, candidate.instance_type, candidate.purchase), 0.0)
+                    true = replicas * candidate.compute_usd + opening_cost.get((name, place), 0.0)
+                    objective = true + replicas * carbon_price * candidate.carbon_kg + penalty
+                    usage = {k: amount * replicas for k, amount in candidate.usage if amount > 0}
+                    options.append((objective, usage, (candidate, replicas, key[1], true)))
+                site_cache[key] = _pareto(options)
+            per_site.append(site_cache[key])
+        for combination in itertools.product(*per_site):
+            usage: dict = defaultdict(float)
+            for _, site_usage, _ in combination:
+                for k, amount in site_usage.items():
+                    usage[k] += amount
+            objective = sum(item[0] for item in combination)
+            payload = _ServingConfiguration(
+                true_cost=sum(item[2][3] for item in combination), objective_cost=objective,
+                sites=tuple((c, r, pops) for c, r, pops, _ in (item[2] for item in combination)),
+                usage=tuple(sorted(usage.items())))
+            groups[(payload.places, tuple(sorted(usage)))].append((objective, dict(usage), payload))
+    configurations = [payload for key in sorted(groups) for _, _, payload in _pareto(groups[key])]
+    return configurations  # type: ignore[return-value]
+
+
 def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: float = 1e-6,
                   elastic: bool = False, relax: bool = False) -> Solution:
     """Solve the placement MILP (see module docstring). ``elastic`` adds penalised slack to the
@@ -308,7 +389,23 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
     # Multi-site serving: per place, at most one node type; y = that type is open there, n = replicas.
     serving_columns: dict[str, list[tuple[int, int, Candidate]]] = {}  # name -> [(y, n, candidate)]
     route_columns: dict[str, dict[tuple[str, str], int]] = {}  # name -> (population, place) -> r
+    configuration_columns: dict[str, list[tuple[int, _ServingConfiguration]]] = {}
     for name in sorted(problem.serving):
+        configurations = serving_configurations(problem, name, carbon_price, uncovered)
+        if configurations is None:
+            continue
+        filled_configurations = []
+        for configuration in configurations:
+            column = builder.column(configuration.objective_cost, integer=True)
+            objective_terms.append((column, configuration.true_cost))
+            filled_configurations.append((column, configuration))
+            for place in configuration.places:
+                z_terms[(name, place)].append(column)
+        builder.row([(column, 1.0) for column, _ in filled_configurations], 1.0, 1.0)
+        configuration_columns[name] = filled_configurations
+    for name in sorted(problem.serving):
+        if name in configuration_columns:
+            continue
         spec = problem.serving[name]
         demand = sum(rps for _, rps, _ in spec.populations)
         entries = []
@@ -346,6 +443,16 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
             # capacity: requests routed here <= replicas x requests per replica
             builder.row([(column, rps) for column, rps in routed]
                         + [(n, -c.capacity_rps) for _, n, c in opened], -highspy.kHighsInf, 0.0)
+            # Valid inequalities that tighten the LP relaxation (replica counts are rounded up):
+            # an open node type has at least one replica, and a population routed here alone needs
+            # ceil(rps / capacity) replicas of whichever type serves it.
+            for y, n, c in opened:
+                builder.row([(n, 1.0), (y, -1.0)], 0.0, highspy.kHighsInf)
+                for column, rps in routed:
+                    k = float(math.ceil(rps / c.capacity_rps - _EPS))
+                    if k > 1:
+                        builder.row([(n, 1.0), (column, -k)] + [(other, k) for other, _, _ in opened if other != y],
+                                    0.0, highspy.kHighsInf)
         route_columns[name] = routes
 
     for name in sorted(by_workload):
@@ -370,6 +477,10 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
         for key, amount in candidate.usage:
             if amount > 0:
                 pools[key].append((column, amount))
+    for name in sorted(configuration_columns):
+        for column, configuration in configuration_columns[name]:
+            for key, amount in configuration.usage:
+                pools[key].append((column, amount))
     capacity_rows: dict[PoolKey, int] = {}
     slack_columns: dict[PoolKey, int] = {}
     elastic_penalty = 1e7  # $ per unit of violated capacity or budget: dwarfs any real cost
@@ -388,6 +499,8 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
 
     places_of = {name: sorted({c.place for _, c in x_columns[name]}) for name in x_columns}
     places_of.update({name: sorted({c.place for _, _, c in serving_columns[name]}) for name in serving_columns})
+    places_of.update({name: sorted({p for _, cfg in configuration_columns[name] for p in cfg.places})
+                      for name in configuration_columns})
     for upstream, downstream, gb in problem.edges:
         sources, targets = places_of.get(upstream, []), places_of.get(downstream, [])
         if not sources or not targets:
@@ -478,6 +591,14 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
                                               if p in site.populations), site.candidate.place))
             serving[name] = tuple(sites)
             chosen[name] = sites[0].candidate  # the primary site (most traffic) stands for it in single-site views
+        for name, filled_configurations in configuration_columns.items():
+            _, configuration = max(filled_configurations, key=lambda item: values[item[0]])
+            sites = [ServingChoice(candidate, replicas, populations) for candidate, replicas, populations
+                     in configuration.sites]
+            sites.sort(key=lambda site: (-sum(rps for p, rps, _ in problem.serving[name].populations
+                                              if p in site.populations), site.candidate.place))
+            serving[name] = tuple(sites)
+            chosen[name] = sites[0].candidate
     replicas = frozenset(key for key, column in replica_columns.items() if values[column] > 0.5)
     slack = {key: float(values[column]) for key, column in slack_columns.items() if values[column] > 1e-6}
     objective = float(sum(values[column] * cost for column, cost in objective_terms))

@@ -190,3 +190,24 @@ def test_the_solver_matches_a_brute_force_oracle_on_small_multi_site_cases(seed)
     assert plan.total_usd_per_month == pytest.approx(expected, abs=0.05)
     for site in plan.placement("serve").serving_sites:  # no idle site, even where opening it is free
         assert site.populations and site.replicas >= 1
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_compact_routing_model_agrees_with_configuration_enumeration(seed, monkeypatch):
+    """Services with too many routings to enumerate use the compact model: it must find the same optimum."""
+    import optimizer.solve as solve_module
+
+    rng = random.Random(100 + seed)
+    cities = [("frankfurt", 50.11, 8.68), ("dublin", 53.35, -6.26), ("amsterdam", 52.37, 4.90),
+              ("paris", 48.86, 2.35), ("warsaw", 52.23, 21.01)]
+    pops = [population(f"{name}-users", lat, lon, rng.choice([10, 30, 55, 90]), rng.choice([15, 25, 40]))
+            for name, lat, lon in rng.sample(cities, 3)]
+    document = estate(pops, edge=rng.random() < 0.6, regions=("europe-west4", "europe-west1"),
+                      replica_rps=rng.choice([20, 25, 40]), model_gb=rng.choice([2, 400]))
+    try:
+        enumerated = optimize(loaded(document), CATALOG)
+    except InfeasibleEstateError:
+        return
+    monkeypatch.setattr(solve_module, "_MAX_ROUTINGS", 0)
+    compact = optimize(loaded(document), CATALOG)
+    assert compact.total_usd_per_month == pytest.approx(enumerated.total_usd_per_month, abs=0.05)
