@@ -6,6 +6,7 @@ Exit codes: 0 ok, 2 invalid input, 3 infeasible estate, 4 mandatory policy viola
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -235,8 +236,8 @@ def catalog_info(catalog: Optional[Path] = CatalogOption, json_output: bool = Js
     _run(body)
 
 
-def _stack_estate(stacks_dir: Path, stack: str) -> tuple[Path, Optional[Path]]:
-    """(estate path, catalog dir or None) named by ``stacks/Pulumi.<stack>.yaml``."""
+def _stack_estate(stacks_dir: Path, stack: str) -> tuple[Path, Optional[Path], Optional[float]]:
+    """(estate path, catalog dir or None, budget or None) named by ``stacks/Pulumi.<stack>.yaml``."""
     import yaml
 
     stack_file = stacks_dir / f"Pulumi.{stack}.yaml"
@@ -251,7 +252,12 @@ def _stack_estate(stacks_dir: Path, stack: str) -> tuple[Path, Optional[Path]]:
                                              "set it to the estate file, relative to the repository root")])
     root = stacks_dir.resolve().parent
     catalog = config.get("aiinfra:catalog")
-    return root / estate, (root / catalog if isinstance(catalog, str) and catalog else None)
+    budget = config.get("aiinfra:budgetUsdPerMonth")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0):
+        raise EstateError(str(stack_file), [("config.aiinfra:budgetUsdPerMonth", f"'{budget}' is not a positive number",
+                                             "write the monthly budget in USD, e.g. 250000")])
+    return (root / estate, (root / catalog if isinstance(catalog, str) and catalog else None),
+            float(budget) if budget is not None else None)
 
 
 def _price_source(spec: str):
@@ -298,7 +304,7 @@ def reoptimize(
     from optimizer.report import render_report
 
     def body() -> int:
-        estate_path, catalog_dir = _stack_estate(stacks_dir, stack)
+        estate_path, catalog_dir, budget = _stack_estate(stacks_dir, stack)
         lock = lock_path(stacks_dir, stack)
         report_path = report or Path("out") / f"reoptimize-{stack}.md"
         policy = MigrationPolicy(min_saving_percent=min_saving_percent, min_saving_usd=min_saving_usd,
@@ -307,6 +313,9 @@ def reoptimize(
             deployed = read_plan_lock(lock)
             baseline = load_catalog(catalog_dir or BUNDLED_CATALOG_DIR)
             loaded = load_estate(estate_path, baseline)
+            if budget is not None:  # the stack's budget replaces the estate's, as in the Pulumi program
+                loaded = dataclasses.replace(loaded, estate=loaded.estate.model_copy(
+                    update={"budget_usd_per_month": budget}))
             regions = {(a.cloud, r) for a in loaded.estate.clouds for r in a.regions}
             source = _price_source(prices)
             try:

@@ -15,12 +15,16 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from optimizer.errors import OptimizerError
 from optimizer.plan import Plan
 
-__all__ = ["PlanLockError", "RunInProgressError", "exclusive_run", "lock_path", "read_plan_lock",
+if TYPE_CHECKING:
+    from optimizer.catalog import Catalog
+    from optimizer.estate import LoadedEstate
+
+__all__ = ["PlanLockError", "RunInProgressError", "exclusive_run", "lock_path", "plan_for_stack", "read_plan_lock",
            "write_files_atomically"]
 
 EXIT_RUN_IN_PROGRESS = 5
@@ -93,3 +97,58 @@ def write_files_atomically(files: Sequence[tuple[Path, str]]) -> None:
     finally:
         for temporary, _ in staged:
             Path(temporary).unlink(missing_ok=True)
+
+
+def plan_for_stack(loaded: "LoadedEstate", catalog: "Catalog", lock: Path, *, stack: str) -> Plan:
+    """The plan a deployment uses: the stack's committed lock when there is one, else a fresh optimum.
+
+    Deploying the lock (not a fresh optimum) is what makes re-optimization a reviewed change: a
+    cheaper placement reaches the clusters only through a new lock. A lock that no longer fits the
+    estate (other estate, added or removed workloads, a placement its data may no longer use) is
+    refused with the command that renews it.
+    """
+    from optimizer.federation import expand_federated
+    from optimizer.solve import optimize
+
+    plan = read_plan_lock(lock)
+    if plan is None:
+        return optimize(loaded, catalog)
+    renew = (f"To fix: run 'python -m optimizer reoptimize --stack {stack}' and commit the new {lock.name}")
+    if plan.estate != loaded.estate.name:
+        raise PlanLockError(f"{lock}: locked for estate '{plan.estate}', the stack uses '{loaded.estate.name}'. {renew}")
+    from optimizer.candidates import data_classes_by_workload
+
+    expanded = expand_federated(loaded.estate, catalog, loaded.rules).estate
+    planned = {w.name for w in expanded.workloads}
+    classes_now = data_classes_by_workload(expanded)  # today's classes, not the ones recorded in the lock
+    locked = {p.workload for p in plan.placements}
+    if planned != locked:
+        added, removed = sorted(planned - locked), sorted(locked - planned)
+        raise PlanLockError(f"{lock}: the estate changed since the lock (new: {', '.join(added) or 'none'}; removed: "
+                            f"{', '.join(removed) or 'none'}). {renew}")
+    for placement in plan.placements:
+        places = [placement.place] + [site.place for site in placement.serving_sites]
+        for place in places:
+            jurisdiction, onprem = _place_facts(loaded, catalog, place)
+            for data_class in classes_now[placement.workload]:
+                reason = loaded.rules.rule(data_class).violation(jurisdiction, onprem=onprem)
+                if reason:
+                    raise PlanLockError(f"{lock}: `{placement.workload}` at {place}: {reason}. {renew}")
+    budget = loaded.estate.budget_usd_per_month
+    if budget is not None and plan.total_usd_per_month > budget + 0.005:
+        raise PlanLockError(f"{lock}: the locked plan costs ${plan.total_usd_per_month:,.2f}/month, over the budget of "
+                            f"${budget:,.2f}. {renew}")
+    return plan
+
+
+def _place_facts(loaded: "LoadedEstate", catalog: "Catalog", place: str) -> tuple[str | None, bool]:
+    from optimizer.model import parse_place
+
+    parsed = parse_place(place)
+    if parsed:
+        fact = catalog.regions.get(parsed)
+        return (fact.jurisdiction if fact else None), False
+    site = loaded.estate.private_site(place)
+    if site is None:
+        return None, False
+    return site.jurisdiction, site.kind == "onprem"

@@ -17,6 +17,8 @@ from deploy.preview import OfflineRun, run_offline
 from optimizer.errors import InfeasibleEstateError
 from tests.deploy.helpers import WORKLOAD_KINDS, assert_labels, assert_selects_pool, get, pod_specs
 
+REPO = Path(__file__).resolve().parents[2]
+
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 STACKS = ("dev", "staging", "prod")
 ENVIRONMENT = {"dev": "dev", "staging": "staging", "prod": "prod"}
@@ -192,6 +194,19 @@ def test_a_misspelt_key_is_an_error_not_a_silently_ignored_setting():
         run_offline("dev", config_overrides={"aiinfra:natGateway": "per-az"})
 
 
-def test_a_budget_below_the_cheapest_plan_makes_the_stack_infeasible():
-    with pytest.raises(InfeasibleEstateError):
+def test_a_budget_below_the_locked_plan_refuses_the_lock_with_the_command_that_renews_it():
+    from optimizer.lockfile import PlanLockError
+
+    with pytest.raises(PlanLockError, match="over the budget of \\$10.00. To fix: run 'python -m optimizer reoptimize --stack dev'"):
         run_offline("dev", config_overrides={"aiinfra:budgetUsdPerMonth": 10})
+
+
+def test_a_budget_below_the_cheapest_plan_makes_the_stack_infeasible(tmp_path):
+    # Without a plan lock the program optimizes, and the optimizer finds no plan within the budget.
+    import shutil
+
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / name, tmp_path / name)
+    shutil.copytree(REPO / "stacks", tmp_path / "stacks", ignore=shutil.ignore_patterns("*.plan.lock.json*"))
+    with pytest.raises(InfeasibleEstateError):
+        run_offline("dev", config_overrides={"aiinfra:budgetUsdPerMonth": 10}, repo_root=tmp_path)

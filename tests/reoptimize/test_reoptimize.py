@@ -312,3 +312,41 @@ def test_cli_keeps_the_last_good_plan_when_the_price_source_is_broken(tmp_path):
     assert lock.read_bytes() == good
     report = (tmp_path / "report.md").read_text()
     assert "price refresh rejected" in report and "gcp:europe-west4" in report
+
+
+# --- the program deploys the lock ------------------------------------------------------------------
+
+def test_the_program_deploys_the_locked_plan_not_a_fresh_optimum(tmp_path, loaded, catalog, initial_plan):
+    from optimizer.lockfile import plan_for_stack
+    from optimizer.solve import optimize
+
+    cheaper_paris = lambda o: 0.5 if (o.cloud, o.region) == ("aws", "eu-west-3") else 1.0  # noqa: E731
+    moved = replan(loaded, scaled(catalog, cheaper_paris), initial_plan).adopted
+    lock = tmp_path / "prod.plan.lock.json"
+    lock.write_text(moved.canonical_json())
+    deployed = plan_for_stack(loaded, catalog, lock, stack="prod")
+    assert deployed.placement("serve-tumour-dashboards").place == "aws:eu-west-3"
+    assert optimize(loaded, catalog).placement("serve-tumour-dashboards").place == "gcp:europe-west4"
+    assert plan_for_stack(loaded, catalog, tmp_path / "absent.json", stack="prod") == optimize(loaded, catalog)
+
+
+def test_a_lock_that_no_longer_fits_the_estate_is_refused_with_the_renewal_command(tmp_path, catalog, initial_plan):
+    from optimizer.lockfile import plan_for_stack
+    import yaml as yaml_module
+
+    lock = tmp_path / "prod.plan.lock.json"
+    lock.write_text(initial_plan.canonical_json())
+    document = yaml_module.safe_load(HEALTHCARE.read_text())
+    document["workloads"].append({"name": "new-job", "kind": "preprocessing", "team": "imaging-ml"})
+    (tmp_path / "estate.yaml").write_text(yaml_module.safe_dump(document))
+    grown = load_estate(tmp_path / "estate.yaml", catalog)
+    with pytest.raises(PlanLockError, match=r"new: new-job; removed: none\). To fix: run 'python -m optimizer "
+                                            r"reoptimize --stack prod'"):
+        plan_for_stack(grown, catalog, lock, stack="prod")
+    document["workloads"].pop()
+    document["datasets"][1]["data_class"] = "eu-health-sensitive"  # de-identified scans reclassified: on-prem only
+    (tmp_path / "estate.yaml").write_text(yaml_module.safe_dump(document))
+    stricter = load_estate(tmp_path / "estate.yaml", catalog)
+    with pytest.raises(PlanLockError, match="`preprocess-deid-scans` at aws:eu-north-1: data class "
+                                            "'eu-health-sensitive' may only be processed and stored on-prem"):
+        plan_for_stack(stricter, catalog, lock, stack="prod")
