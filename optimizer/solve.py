@@ -66,6 +66,10 @@ checkpointing jobs; expected overhead = interruptions/hour x restart hours) and 
 workload each and are enforced exactly by candidate filtering, so the MILP never sees a forbidden
 option: a plan cannot violate them whatever the solver does.
 
+Optimality: HiGHS stops at a relative gap of 1e-6 (exact to the cent on ordinary estates); on models
+of more than 200,000 columns (about 5,000 workloads and up) at a proven gap of 0.1%, recorded in the
+plan as the solver strategy together with the bound.
+
 Determinism: columns and rows are built in sorted order and HiGHS runs single-threaded with a fixed
 seed, so the same inputs give the same plan.
 """
@@ -117,6 +121,9 @@ class Problem:
     federation_roles: Mapping[str, "FederationRole"] = field(default_factory=dict)  # expanded federated workloads
 
 
+EXACT_GAP_DEFAULT = 1e-6
+
+
 @dataclass(frozen=True)
 class ServingSpec:
     """Multi-site serving of one inference workload: who must be served, from where they may be."""
@@ -146,6 +153,7 @@ class Solution:
     capacity_slack: Mapping[PoolKey, float]  # only for the elastic (diagnosis) model
     budget_slack: float
     serving: Mapping[str, tuple[ServingChoice, ...]] = field(default_factory=dict)
+    mip_rel_gap: float = EXACT_GAP_DEFAULT  # relative optimality gap the solve was allowed to stop at
 
 
 def build_problem(estate: Estate, candidates: CandidateSet, network: NetworkCosts,
@@ -368,7 +376,12 @@ def serving_configurations(problem: Problem, name: str, carbon_price: float,
     return configurations  # type: ignore[return-value]
 
 
-def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: float = 1e-6,
+EXACT_GAP = 1e-6
+LARGE_MODEL_GAP = 1e-3
+LARGE_MODEL_COLUMNS = 200_000  # measured: 10,000-workload estates prove 1e-3 in ~30 s, 1e-4 in ~100 s
+
+
+def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: float | None = None,
                   elastic: bool = False, relax: bool = False) -> Solution:
     """Solve the placement MILP (see module docstring). ``elastic`` adds penalised slack to the
     capacity and budget rows, for diagnosing infeasible estates; ``relax`` solves the LP relaxation."""
@@ -566,6 +579,8 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
             terms.append((budget_slack_column, -1.0))
         builder.row(terms, -highspy.kHighsInf, problem.budget)
 
+    if mip_rel_gap is None:  # exact to the cent on ordinary estates; a proven 0.1% on very large ones
+        mip_rel_gap = EXACT_GAP if len(builder.cost) < LARGE_MODEL_COLUMNS else LARGE_MODEL_GAP
     highs, status = builder.solve(time_limit, mip_rel_gap, relax=relax)
     columns, rows = len(builder.cost), len(builder.row_lower)
     if status not in ("optimal", "time_limit") or highs.getInfo().primal_solution_status == 0:
@@ -604,7 +619,7 @@ def solve_problem(problem: Problem, *, time_limit: float = 300.0, mip_rel_gap: f
     objective = float(sum(values[column] * cost for column, cost in objective_terms))
     dual_bound = objective if relax else float(info.mip_dual_bound)
     return Solution(status=status, chosen=chosen, replicas=replicas, objective=objective, dual_bound=dual_bound,
-                    columns=columns, rows=rows, capacity_slack=slack,
+                    columns=columns, rows=rows, capacity_slack=slack, mip_rel_gap=mip_rel_gap,
                     budget_slack=float(values[budget_slack_column]) if budget_slack_column is not None else 0.0,
                     serving=serving)
 
@@ -650,7 +665,7 @@ def _unreachable_populations(problem: Problem) -> list[str]:
 
 
 def solve_to_plan(loaded: "LoadedEstate", catalog: Catalog, problem: Problem, *, time_limit: float = 300.0,
-                  mip_rel_gap: float = 1e-6) -> Plan:
+                  mip_rel_gap: float | None = None) -> Plan:
     """Solve a prepared problem and assemble the plan; raises InfeasibleEstateError with the
     binding shared limits (found by an elastic re-solve) when there is no feasible plan."""
     from optimizer.assemble import assemble_plan
@@ -667,7 +682,8 @@ def solve_to_plan(loaded: "LoadedEstate", catalog: Catalog, problem: Problem, *,
     if not solution.chosen:
         raise InfeasibleEstateError(estate.name, [f"the solver stopped with status '{solution.status}' before "
                                                   "finding any plan. To fix: raise --time-limit"])
-    info = SolverInfo(name=f"HiGHS {_new_highs().version()}", status=solution.status, strategy="exact",
+    strategy = "exact" if solution.mip_rel_gap <= EXACT_GAP else f"proven gap <= {100 * solution.mip_rel_gap:g}%"
+    info = SolverInfo(name=f"HiGHS {_new_highs().version()}", status=solution.status, strategy=strategy,
                       objective_usd_per_month=round(solution.objective, 2),
                       lower_bound_usd_per_month=round(min(solution.dual_bound, solution.objective), 2),
                       candidates=problem.candidates.count)
@@ -675,7 +691,7 @@ def solve_to_plan(loaded: "LoadedEstate", catalog: Catalog, problem: Problem, *,
 
 
 def optimize(loaded: "LoadedEstate", catalog: Catalog, *, time_limit: float = 300.0,
-             mip_rel_gap: float = 1e-6) -> Plan:
+             mip_rel_gap: float | None = None) -> Plan:
     """Estate + catalog -> the cheapest plan that satisfies every hard constraint.
 
     Raises InfeasibleEstateError naming the binding constraints when there is none.
