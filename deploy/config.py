@@ -18,6 +18,7 @@ Keys (declared with descriptions in Pulumi.yaml; values in stacks/Pulumi.<stack>
 ``aiinfra:inferenceServer``     kserve | triton
 ``aiinfra:imageRegistry``       registry prefix of the teams' training/preprocessing images
 ``aiinfra:gkeReleaseChannel``   RAPID | REGULAR | STABLE
+``aiinfra:reoptimizer``         optional object: run the scheduled re-optimizer on a private cluster
 ==============================  =========================================================================
 
 Kubeconfigs are read through the low-level config getter so the *site names* can be validated
@@ -40,7 +41,7 @@ from optimizer.errors import OptimizerError
 if TYPE_CHECKING:
     from optimizer.estate import LoadedEstate
 
-__all__ = ["KEYS", "NAMESPACE", "StackConfig", "StackConfigError", "load_stack_config", "project_root"]
+__all__ = ["KEYS", "NAMESPACE", "ReoptimizerConfig", "StackConfig", "StackConfigError", "load_stack_config", "project_root"]
 
 NAMESPACE = "aiinfra"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +63,7 @@ KEYS: dict[str, str] = {
     "inferenceServer": "inference_server",
     "imageRegistry": "image_registry",
     "gkeReleaseChannel": "gke_release_channel",
+    "reoptimizer": "reoptimizer",
 }
 _FIELD_TO_KEY = {field: key for key, field in KEYS.items()}
 
@@ -77,6 +79,19 @@ class StackConfigError(OptimizerError):
         lines = [f"{stack_file}: {len(problems)} problem(s) in the stack config"]
         lines += [f"  - {key}: {what}. To fix: {fix}" for key, what, fix in problems]
         super().__init__("\n".join(lines))
+
+
+class ReoptimizerConfig(BaseModel):
+    """Where and how the in-cluster re-optimizer runs (modules/reoptimizer_cronjob.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    site: str = Field(min_length=1, description="private site whose cluster runs the CronJob")
+    git_repository: str = Field(alias="gitRepository", pattern=r"^[a-z0-9.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+                                description="host/owner/repo the job clones and opens pull requests on")
+    schedule: str = Field(default="17 5 * * 1", min_length=9, description="cron schedule")
+    prices: str = Field(default="snapshot", pattern=r"^(snapshot|aws|gcp|dir:.+)$", description="price source")
+    image: str = Field(default="python:3.11-slim", min_length=1, description="job image (Python 3.11 + git)")
 
 
 class StackConfig(BaseModel):
@@ -101,6 +116,7 @@ class StackConfig(BaseModel):
     inference_server: Literal["kserve", "triton"] = "kserve"
     image_registry: str = Field(default="ghcr.io/aiinfra", min_length=1)
     gke_release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    reoptimizer: ReoptimizerConfig | None = Field(default=None, description="scheduled re-optimizer, if any")
     root: Path = Field(default=PROJECT_ROOT, description="repository root the relative paths resolve against")
     kubeconfigs: dict[str, Any] = Field(default_factory=dict, repr=False,
                                         description="site -> kubeconfig (pulumi.Output, secret)")
@@ -151,7 +167,8 @@ def _parse(key: str, value: Any, stack_file: str) -> Any:
     """Config values arrive as strings; objects, lists, numbers and booleans as JSON text."""
     if not isinstance(value, str):
         return value
-    if key in ("budgetUsdPerMonth", "autoscaleHeadroomPercent", "deletionProtection", "apiAllowedCidrs", "kubeconfigs"):
+    if key in ("budgetUsdPerMonth", "autoscaleHeadroomPercent", "deletionProtection", "apiAllowedCidrs", "kubeconfigs",
+               "reoptimizer"):
         try:
             return json.loads(value)
         except json.JSONDecodeError:

@@ -30,6 +30,7 @@ from modules.network_aws import AwsNetwork, AwsNetworkArgs
 from modules.network_gcp import GcpNetwork, GcpNetworkArgs
 from modules.object_storage import ObjectStorage, ObjectStorageArgs
 from modules.onprem_cluster import OnPremCluster, OnPremClusterArgs
+from modules.reoptimizer_cronjob import ReoptimizerCronJob, ReoptimizerCronJobArgs
 from modules.team_namespaces import TeamNamespaces, TeamNamespacesArgs, TeamQuota
 from modules.workloads import Workload, WorkloadArgs, WorkloadSpec
 from optimizer.estate import LoadedEstate
@@ -53,6 +54,7 @@ class Built:
     buckets: dict[tuple[str, str], ObjectStorage]
     replicas: dict[str, DatasetReplica]
     outputs: dict[str, object]
+    reoptimizer: ReoptimizerCronJob | None = None
 
 
 def node_pools(placements: list[Placement], cloud: str, headroom: StackConfig) -> tuple[NodePoolSpec, ...]:
@@ -295,6 +297,17 @@ def build(config: StackConfig, loaded_estate: LoadedEstate, plan: Plan) -> Built
             labels=Labels(environment=env, workload=f"replica-{copy.dataset}", data_classes=(copy.data_class,)),
             target_url=bucket(copy.target, copy.data_class).url if target_kind == "cloud" else None),
             opts=pulumi.ResourceOptions(depends_on=list(namespaces.get(copy.target, {}).values())))
+
+    if config.reoptimizer is not None:
+        site = config.reoptimizer.site
+        if site not in k8s_providers or not any(s.name == site for s in [*estate.onprem, *estate.edge]):
+            raise StackConfigError(config.stack_file, [(
+                "aiinfra:reoptimizer.site", f"'{site}' is not a private site this stack deploys to",
+                f"use one of: {', '.join(sorted(s.name for s in estate.onprem if s.name in k8s_providers)) or 'none'}")])
+        built.reoptimizer = ReoptimizerCronJob(f"reoptimizer-{slug(site)}", ReoptimizerCronJobArgs(
+            cluster=site, provider=k8s_providers[site], environment=env, stack=config.stack,
+            git_repository=config.reoptimizer.git_repository, schedule=config.reoptimizer.schedule,
+            prices=config.reoptimizer.prices, image=config.reoptimizer.image))
 
     summary = {
         "estate": plan.estate, "catalogSnapshot": plan.catalog_snapshot, "solverStatus": plan.solver.status,

@@ -88,8 +88,10 @@ def test_every_workload_pod_selects_an_existing_pool_of_its_cluster_and_tolerate
     for r in run.resources:
         if not (r.custom and r.inputs.get("kind") in WORKLOAD_KINDS):
             continue
-        if r.inputs["metadata"]["labels"]["workload"].startswith("replica-"):
-            # dataset sync jobs are platform jobs: no pool, no tolerations, so never on accelerator/spot nodes
+        if r.inputs["metadata"]["labels"]["workload"].startswith("replica-") or \
+                r.inputs["metadata"]["labels"]["workload"] == "reoptimizer":
+            # dataset sync jobs and the re-optimizer are platform jobs: no pool, no tolerations, so never
+            # on accelerator/spot nodes
             assert all("tolerations" not in pod and "nodeSelector" not in pod for pod in pod_specs(r)), r.name
             continue
         cluster = run.provider_resource(r).inputs["clusterIdentifier"]
