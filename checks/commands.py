@@ -48,8 +48,10 @@ class CheckResult:
 def _sites_from_plan(plan: Any) -> dict[str, dict[str, str]]:
     sites: dict[str, dict[str, str]] = {}
     for placement in getattr(plan, "placements", []) or []:
-        if placement.site_kind in ("onprem", "edge"):
-            sites[placement.place] = {"kind": placement.site_kind, "jurisdiction": placement.jurisdiction}
+        # a multi-site service runs at every serving site, private ones included
+        for where in [placement, *(getattr(placement, "serving_sites", None) or [])]:
+            if where.site_kind in ("onprem", "edge"):
+                sites[where.place] = {"kind": where.site_kind, "jurisdiction": where.jurisdiction}
     return sites
 
 

@@ -35,6 +35,7 @@ from modules.team_namespaces import TeamNamespaces, TeamNamespacesArgs, TeamQuot
 from modules.workloads import Workload, WorkloadArgs, WorkloadSpec
 from optimizer.estate import LoadedEstate
 from optimizer.model import Estate
+from optimizer.model import Workload as EstateWorkload
 from optimizer.plan import Placement, Plan
 
 __all__ = ["Built", "SYSTEM_POOLS", "build", "deployed_placements", "node_pools", "team_quotas", "workload_spec"]
@@ -87,12 +88,24 @@ def node_pools(placements: list[Placement], cloud: str, headroom: StackConfig) -
     return tuple(pools)
 
 
+def sizing(placement: Placement, estate: Estate) -> EstateWorkload:
+    """The estate workload that sizes a placement; a federated trainer or aggregator is sized like
+    the workload it was expanded from (the aggregator with the federation's own vCPUs and memory)."""
+    workload = next((w for w in estate.workloads if w.name == placement.workload), None)
+    if workload is not None:
+        return workload
+    origin = next(w for w in estate.workloads if w.name == placement.federated_of)
+    if placement.federated_role == "aggregator" and origin.federation is not None:
+        return origin.model_copy(update={"vcpus": origin.federation.aggregator_vcpus,
+                                         "memory_gib": origin.federation.aggregator_memory_gib})
+    return origin
+
+
 def team_quotas(placements: list[Placement], estate: Estate) -> tuple[TeamQuota, ...]:
     """Per team: vCPU, memory and accelerators of its workloads at one place, all running at once."""
-    by_name = {w.name: w for w in estate.workloads}
     totals: dict[str, dict[str, object]] = {}
     for placement in placements:
-        workload = by_name[placement.workload]
+        workload = sizing(placement, estate)
         per = placement.replicas if placement.kind == "inference" else 1
         team = totals.setdefault(placement.team, {"cost_centre": placement.cost_centre, "classes": set(),
                                                   "cpu": 0.0, "memory": 0.0, "acc": defaultdict(int)})
@@ -110,8 +123,9 @@ def team_quotas(placements: list[Placement], estate: Estate) -> tuple[TeamQuota,
 def workload_spec(placement: Placement, estate: Estate, config: StackConfig,
                   model_uri: pulumi.Input[str] | None = None) -> WorkloadSpec:
     """The plan's placement joined with the estate's per-run size and the stack's choices."""
-    workload = next(w for w in estate.workloads if w.name == placement.workload)
+    workload = sizing(placement, estate)
     kind = accelerator_kind(placement.accelerator)
+    site = next((s for s in placement.serving_sites if s.place == placement.place), None)
     return WorkloadSpec(
         name=placement.workload, kind=placement.kind, team=placement.team,
         labels=Labels(environment=config.environment, workload=placement.workload,
@@ -123,7 +137,8 @@ def workload_spec(placement: Placement, estate: Estate, config: StackConfig,
         checkpointing=placement.checkpointing, runs_per_month=workload.runs_per_month,
         image=f"{config.image_registry}/{placement.team}/{placement.workload}:{config.environment}",
         model_uri=model_uri, tpu_instance_type=placement.instance_type if kind == "tpu" else None,
-        max_replicas=config.max_with_headroom(placement.replicas) if placement.kind == "inference" else None)
+        max_replicas=config.max_with_headroom(placement.replicas) if placement.kind == "inference" else None,
+        min_replicas=site.min_replicas if site is not None else None)
 
 
 def deployed_placements(plan: Plan) -> list[tuple[Placement, str]]:
@@ -140,7 +155,7 @@ def deployed_placements(plan: Plan) -> list[tuple[Placement, str]]:
             continue
         for site in sites:
             update = {field: getattr(site, field) for field in (
-                "place", "site_kind", "cloud", "region", "jurisdiction", "instance_type", "accelerator",
+                "place", "site_kind", "cloud", "region", "jurisdiction", "instance_type", "purchase", "accelerator",
                 "accelerators_per_node", "nodes", "replicas")}
             suffix = "" if site.place == placement.place else f"-{slug(site.place)}"
             result.append((placement.model_copy(update=update), suffix))

@@ -76,6 +76,8 @@ class WorkloadSpec:
     """TPU slice name for TPU workloads (selects accelerator + topology)."""
     max_replicas: int | None = None
     """inference autoscaling ceiling (defaults to replicas)."""
+    min_replicas: int | None = None
+    """inference autoscaling floor: the forecast demand trough (defaults to replicas: no scale-in)."""
     checkpoint_gib: int = 200
     """size of the checkpoint volume."""
 
@@ -259,7 +261,7 @@ class Workload(pulumi.ComponentResource):
 
     def _kserve(self, name: str, spec: WorkloadSpec) -> None:
         predictor: dict[str, object] = {
-            **self._pod_spec_extras(spec), "minReplicas": spec.replicas, "maxReplicas": self._max_replicas(spec),
+            **self._pod_spec_extras(spec), "minReplicas": min(spec.min_replicas or spec.replicas, spec.replicas), "maxReplicas": self._max_replicas(spec),
             "labels": self._pod_labels(spec),
             "model": {"modelFormat": {"name": "triton"}, "runtime": "kserve-tritonserver", "protocolVersion": "v2",
                       "storageUri": self._model_uri(name, spec), "resources": spec.resources()}}
@@ -304,7 +306,7 @@ class Workload(pulumi.ComponentResource):
         self.objects[f"{spec.name}-hpa"] = k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa", metadata=self._meta(spec, spec.name),
             spec={"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
-                  "minReplicas": spec.replicas, "maxReplicas": self._max_replicas(spec),
+                  "minReplicas": min(spec.min_replicas or spec.replicas, spec.replicas), "maxReplicas": self._max_replicas(spec),
                   "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
                       "type": "Utilization", "averageUtilization": 70}}}]},
             opts=self._child)

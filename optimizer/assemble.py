@@ -168,6 +168,7 @@ def _serving_placement(loaded: "LoadedEstate", catalog: Catalog, problem: "Probl
         carbon += site_carbon
         served_sites.append(ServingSite(
             **_site_facts(estate, catalog, candidate.place), instance_type=candidate.instance_type,
+            purchase=candidate.purchase,
             accelerator=candidate.accelerator, accelerators_per_node=candidate.accelerators_per_node,
             nodes=candidate.nodes * site.replicas, replicas=site.replicas,
             min_replicas=min(site.replicas, max(1, math.ceil(

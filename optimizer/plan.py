@@ -63,6 +63,7 @@ class ServingSite(_Frozen):
     region: str | None
     jurisdiction: str
     instance_type: str
+    purchase: Purchase = "on_demand"
     accelerator: str | None
     accelerators_per_node: int
     nodes: int

@@ -25,6 +25,7 @@ Everything here is pure: locks, files and price fetching live in :mod:`optimizer
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Mapping
@@ -108,7 +109,7 @@ def _find(candidates: tuple[Candidate, ...], placement: Placement) -> Candidate 
 def _deployed_keys(placement: Placement) -> set[CandidateKey]:
     """Every option a deployed placement uses: its own, and each serving site's."""
     keys = {_key(placement)}
-    keys |= {(placement.workload, site.place, site.instance_type, placement.purchase)
+    keys |= {(placement.workload, site.place, site.instance_type, site.purchase)
              for site in placement.serving_sites}
     return keys
 
@@ -118,7 +119,7 @@ def _deployed_serving(placement: Placement, candidates: tuple[Candidate, ...]) -
     sites = []
     for site in placement.serving_sites:
         match = next((c for c in candidates if (c.place, c.instance_type, c.purchase) ==
-                      (site.place, site.instance_type, placement.purchase)), None)
+                      (site.place, site.instance_type, site.purchase)), None)
         if match is None:
             return None
         sites.append(ServingChoice(match, site.replicas, tuple(site.populations)))
@@ -217,9 +218,7 @@ def replan(loaded: "LoadedEstate", catalog: Catalog, deployed: Plan | None,
             cost = migration_cost(loaded, problem, placement, candidate, policy)
             migration[key] = cost
             penalties[key] = cost / policy.payback_months
-    sticky = Problem(estate=problem.estate, candidates=problem.candidates, network=problem.network,
-                     edges=problem.edges, replica_costs=problem.replica_costs, budget=problem.budget,
-                     penalties=penalties)
+    sticky = dataclasses.replace(problem, penalties=penalties)  # everything else exactly as prepared
     proposed = solve_to_plan(loaded, catalog, sticky, time_limit=time_limit)
 
     current_total: float | None = None

@@ -83,7 +83,8 @@ def test_every_workload_pod_selects_an_existing_pool_of_its_cluster_and_tolerate
             cfg = r.inputs["nodeConfig"]
             pools.setdefault(f"gke-{r.inputs['project']}-{r.inputs['location']}", {})[cfg["labels"]["aiinfra.dev/pool"]] = {
                 (t["key"], t["value"]) for t in cfg.get("taints") or []}
-    planned = {(p.place, p.instance_type.replace(".", "-").lower()) for p in run.plan.placements}
+    planned = {(where.place, where.instance_type.replace(".", "-").lower())
+               for p in run.plan.placements for where in [p, *p.serving_sites]}
     checked = 0
     for r in run.resources:
         if not (r.custom and r.inputs.get("kind") in WORKLOAD_KINDS):

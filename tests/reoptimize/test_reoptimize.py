@@ -350,3 +350,19 @@ def test_a_lock_that_no_longer_fits_the_estate_is_refused_with_the_renewal_comma
     with pytest.raises(PlanLockError, match="`preprocess-deid-scans` at aws:eu-north-1: data class "
                                             "'eu-health-sensitive' may only be processed and stored on-prem"):
         plan_for_stack(stricter, catalog, lock, stack="prod")
+
+
+def test_replanning_keeps_multi_site_serving_and_federation(tmp_path, catalog):
+    """Regression: the sticky re-plan must solve the same problem (serving sites, federated roles),
+    only with migration penalties added - never a per-replica service mistaken for a whole one."""
+    from optimizer.solve import optimize
+
+    enterprise = load_estate(REPO / "stacks" / "estates" / "enterprise.yaml", catalog)
+    fresh = optimize(enterprise, catalog)
+    decision = replan(enterprise, catalog, fresh)
+    assert decision.status == "unchanged"
+    assert decision.current_usd_per_month == pytest.approx(fresh.total_usd_per_month, abs=0.01)
+    assert decision.proposed.total_usd_per_month == pytest.approx(fresh.total_usd_per_month, abs=0.01)
+    serving = decision.proposed.placement("serve-us-ranker")
+    assert serving.serving_sites and serving.replicas == sum(s.replicas for s in serving.serving_sites)
+    assert decision.proposed.placement("train-variant-caller-aggregator").federated_role == "aggregator"
