@@ -137,7 +137,8 @@ def _collect_sites(plan, estate, catalog) -> dict[str, _Site]:
                 node_type = _field(item, "instance_type", placement.instance_type)
                 nodes = _field(item, "nodes", placement.nodes)
                 who = f" -> {', '.join(populations)}" if populations else ""
-                site.entries.append((placement.workload, f"{node_type} x{nodes} {placement.purchase}{who}",
+                purchase = _field(item, "purchase", placement.purchase)
+                site.entries.append((placement.workload, f"{node_type} x{nodes} {purchase}{who}",
                                      float(_field(item, "usd_per_month", 0.0) or 0.0)))
         else:
             site = add(placement.place, True)
