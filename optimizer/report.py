@@ -31,6 +31,8 @@ def render_report(stack: str, decision: Decision, policy: MigrationPolicy, *, pr
         f"- Best placement with migration costs counted: {_money(proposed.total_usd_per_month)}/month",
         f"- Saving: {_money(decision.saving_usd_per_month)}/month; one-off migration: "
         f"{_money(decision.migration_usd)}",
+        f"- Emissions after this run: {decision.adopted.total_carbon_kg_per_month:,.1f} kgCO2e/month "
+        f"(best placement: {proposed.total_carbon_kg_per_month:,.1f})",
         f"- Thresholds: at least {policy.min_saving_percent:g}% and {_money(policy.min_saving_usd)}/month, "
         f"payback within {policy.payback_months:g} months",
         f"- Plan lock: `{json.loads(decision.adopted.canonical_json())['content_hash']}`",
@@ -51,10 +53,11 @@ def render_report(stack: str, decision: Decision, policy: MigrationPolicy, *, pr
                          f"{_money(move.usd_per_month_before)} | {_money(move.usd_per_month_after)} | "
                          f"{_money(move.migration_usd)} |")
     lines += ["", "## Placement after this run", "",
-              "| workload | place | node type | nodes | purchase | $/month |", "|---|---|---|---:|---|---:|"]
+              "| workload | place | node type | nodes | purchase | $/month | kgCO2e/month |",
+              "|---|---|---|---:|---|---:|---:|"]
     for placement in decision.adopted.placements:
         lines.append(f"| `{placement.workload}` | {placement.place} | {placement.instance_type} | {placement.nodes} | "
-                     f"{placement.purchase} | {_money(placement.cost.total)} |")
+                     f"{placement.purchase} | {_money(placement.cost.total)} | {placement.carbon_kg_per_month:,.1f} |")
     lines.append("")
     return "\n".join(lines)
 

@@ -366,3 +366,55 @@ def test_replanning_keeps_multi_site_serving_and_federation(tmp_path, catalog):
     serving = decision.proposed.placement("serve-us-ranker")
     assert serving.serving_sites and serving.replicas == sum(s.replicas for s in serving.serving_sites)
     assert decision.proposed.placement("train-variant-caller-aggregator").federated_role == "aggregator"
+
+
+# --- --apply and failing price sources --------------------------------------------------------------
+
+def test_apply_is_blocked_by_a_mandatory_policy_violation(monkeypatch):
+    import checks.commands
+    from optimizer import cli
+
+    calls = []
+    monkeypatch.setattr(checks.commands, "check_command", lambda *args: calls.append(args) or 4)
+    monkeypatch.setattr("shutil.which", lambda name: pytest.fail("pulumi must not run after a failed check"))
+    assert cli._apply_stack("prod") == 4
+    assert calls == [("prod", None, None, False)]
+
+
+def test_apply_without_the_pulumi_cli_skips_with_a_clear_message(monkeypatch, capsys):
+    import checks.commands
+    from optimizer import cli
+
+    monkeypatch.setattr(checks.commands, "check_command", lambda *args: 0)
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    assert cli._apply_stack("prod") == 0
+    assert "--apply skipped: the Pulumi CLI is not installed" in capsys.readouterr().err
+
+
+def test_a_live_price_source_that_fails_keeps_the_last_good_plan(tmp_path, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+    from typer.testing import CliRunner
+
+    from optimizer import cli
+
+    stacks = tmp_path / "stacks"
+    (stacks / "estates").mkdir(parents=True)
+    (stacks / "Pulumi.demo.yaml").write_text("config:\n  aiinfra:estate: stacks/estates/healthcare.yaml\n")
+    (stacks / "estates" / "healthcare.yaml").write_text(HEALTHCARE.read_text())
+    runner = CliRunner()
+    args = ["reoptimize", "--stack", "demo", "--stacks-dir", str(stacks), "--report", str(tmp_path / "r.md")]
+    assert runner.invoke(cli.app, args).exit_code == 0
+    lock = stacks / "demo.plan.lock.json"
+    good = lock.read_bytes()
+
+    class Unreachable:
+        name = "AWS Price List API + EC2 spot price history"
+
+        def refresh(self, baseline, regions):
+            raise EndpointConnectionError(endpoint_url="https://api.pricing.us-east-1.amazonaws.com/")
+
+    monkeypatch.setattr(cli, "_price_source", lambda spec: Unreachable())
+    result = runner.invoke(cli.app, args + ["--prices", "aws"])
+    assert result.exit_code == 6
+    assert lock.read_bytes() == good
+    assert "EndpointConnectionError" in (tmp_path / "r.md").read_text()
