@@ -84,7 +84,7 @@ def assemble_plan(loaded: "LoadedEstate", catalog: Catalog, problem: "Problem", 
             names = ", ".join(out.name for out in workloads[upstream].outputs) or "model updates"
             transfers.append(Transfer(source=source, target=place, gb_per_month=round(gb, 3),
                                       usd_per_month=_money(usd), reason=f"{upstream} -> {workload.name}: {names}"))
-        jurisdiction, private = place_jurisdiction(estate, catalog, place)
+        jurisdiction, _ = place_jurisdiction(estate, catalog, place)
         parsed = parse_place(place)
         site = estate.private_site(place)
         role = problem.federation_roles.get(workload.name)

@@ -141,13 +141,13 @@ class CandidateSet:
 
 
 def place_jurisdiction(estate: Estate, catalog: Catalog, place: str) -> tuple[str, bool]:
-    """(jurisdiction, is_private_site) of a place."""
+    """(jurisdiction, is_onprem) of a place: what a data-class rule needs to judge it."""
     parsed = parse_place(place)
     if parsed:
         return catalog.regions[parsed].jurisdiction, False
     site = estate.private_site(place)
     assert site is not None
-    return site.jurisdiction, True
+    return site.jurisdiction, site.kind == "onprem"
 
 
 def storage_price(estate: Estate, catalog: Catalog, place: str) -> float:
@@ -419,10 +419,8 @@ def enumerate_candidates(estate: Estate, catalog: Catalog, rules: SovereigntyRul
         classes = classes_of[workload.name]
         candidates: list[Candidate] = []
         for place in places:
-            jurisdiction, private = place_jurisdiction(estate, catalog, place)
-            violations = [v for v in (rules.rule(c).violation(jurisdiction, onprem=private and
-                                                              estate.private_site(place).kind == "onprem")
-                                      for c in classes) if v]
+            jurisdiction, onprem = place_jurisdiction(estate, catalog, place)
+            violations = [v for v in (rules.rule(c).violation(jurisdiction, onprem=onprem) for c in classes) if v]
             if violations:
                 exclusions.append(Exclusion(workload.name, place, "sovereignty", violations[0]))
                 continue

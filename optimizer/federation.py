@@ -22,8 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from optimizer.candidates import place_jurisdiction
 from optimizer.catalog import Catalog
-from optimizer.model import Estate, Workload, parse_place
+from optimizer.model import Estate, Workload
 from policy.sovereignty import SovereigntyRules
 
 __all__ = ["FederationRole", "Expansion", "expand_federated"]
@@ -41,15 +42,6 @@ class Expansion:
     estate: Estate
     traffic: tuple[tuple[str, str, float], ...]  # (from workload, to workload, GB per month)
     roles: Mapping[str, FederationRole]
-
-
-def _jurisdiction(estate: Estate, catalog: Catalog, place: str) -> tuple[str, bool]:
-    parsed = parse_place(place)
-    if parsed:
-        return catalog.regions[parsed].jurisdiction, False
-    site = estate.private_site(place)
-    assert site is not None
-    return site.jurisdiction, site.kind == "onprem"
 
 
 def trainer_name(workload: str, dataset: str) -> str:
@@ -80,7 +72,7 @@ def expand_federated(estate: Estate, catalog: Catalog, rules: SovereigntyRules) 
         update_rule = rules.rule(federation.update_data_class)
         may_hold_updates = []
         for place in places:
-            jurisdiction, onprem = _jurisdiction(estate, catalog, place)
+            jurisdiction, onprem = place_jurisdiction(estate, catalog, place)
             if update_rule.allows(jurisdiction, onprem=onprem):
                 may_hold_updates.append(place)
         pinned = set(workload.allowed_places) if workload.allowed_places is not None else set(places)
@@ -89,11 +81,11 @@ def expand_federated(estate: Estate, catalog: Catalog, rules: SovereigntyRules) 
         trainers = []
         for read in workload.reads:
             dataset = datasets[read.dataset]
-            home, _ = _jurisdiction(estate, catalog, dataset.location)
+            home, _ = place_jurisdiction(estate, catalog, dataset.location)
             if federation.trainers_at == "data-site":
                 local = [dataset.location]  # the data never leaves its site
             else:
-                local = [p for p in may_hold_updates if p in pinned and _jurisdiction(estate, catalog, p)[0] == home]
+                local = [p for p in may_hold_updates if p in pinned and place_jurisdiction(estate, catalog, p)[0] == home]
             name = trainer_name(workload.name, dataset.name)
             trainers.append(name)
             workloads.append(workload.model_copy(update={
