@@ -20,7 +20,7 @@ its narrowest edge.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import networkx as nx
@@ -145,7 +145,7 @@ class NetworkCosts:
     latency: Mapping[tuple[str, str], float]
     paths: Mapping[tuple[str, str], tuple[str, ...]]  # graph nodes of the cheapest route (egress node first)
     arc_price: Mapping[tuple[str, str], float]  # $/GB of every graph edge
-    coordinates: Mapping[str, tuple[float, float]] = None  # type: ignore[assignment]  # place -> (lat, lon)
+    coordinates: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # place -> (lat, lon)
 
     def usd_per_gb(self, source: str, target: str) -> float:
         return 0.0 if source == target else self.price[(source, target)]
