@@ -48,8 +48,10 @@ Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,46}[a-z0-9]$",
 # A place is an on-prem or edge site name, or "<cloud>:<region>" such as "aws:eu-central-1".
 Place = Annotated[str, Field(pattern=r"^([a-z][a-z0-9-]*[a-z0-9]|(aws|gcp):[a-z0-9-]+)$",
                              description="site name or '<cloud>:<region>'")]
-NonNegative = Annotated[float, Field(ge=0)]
-Positive = Annotated[float, Field(gt=0)]
+# Upper bounds keep every cost the solver sees finite and well below HiGHS's infinity (1e20): a
+# typo such as 1e300 is an input error with a location, not a solver failure.
+NonNegative = Annotated[float, Field(ge=0, le=1e9)]
+Positive = Annotated[float, Field(gt=0, le=1e9)]
 
 _CLOUD_PLACE = re.compile(r"^(aws|gcp):([a-z0-9-]+)$")
 
@@ -81,7 +83,7 @@ class AcceleratorInventory(_Strict):
     """Accelerators a private site owns."""
 
     type: str = Field(min_length=1, description="accelerator model as named in the catalog, e.g. A100, H100, L4")
-    count: int = Field(gt=0, description="how many devices the site has")
+    count: int = Field(gt=0, le=1_000_000, description="how many devices the site has")
     usd_per_hour: NonNegative = Field(description="amortized cost per device-hour (hardware, power, ops)")
 
 
@@ -169,14 +171,14 @@ class Dataset(_Strict):
     location: Place = Field(description="site name or '<cloud>:<region>' where the data lives")
     size_gb: Positive
     data_class: str = Field(min_length=1, description="data class from the sovereignty rules")
-    updates_per_month: NonNegative = Field(default=1.0, description="how often a replica must be refreshed")
+    updates_per_month: float = Field(default=1.0, ge=0, le=10_000, description="how often a replica must be refreshed")
 
 
 class DatasetRead(_Strict):
     """A dataset a workload reads, and how many passes each run makes over it."""
 
     dataset: Name
-    passes: Positive = Field(default=1.0, description="reads of the whole dataset per run (epochs when streamed)")
+    passes: float = Field(default=1.0, gt=0, le=10_000, description="reads of the whole dataset per run (epochs when streamed)")
 
 
 class Output(_Strict):
@@ -191,7 +193,7 @@ class AcceleratorOption(_Strict):
     """An accelerator set a workload can run on, with its throughput relative to the reference."""
 
     type: str = Field(min_length=1, description="accelerator model or family (A100, H100, L4, tpu-v5p, Trainium)")
-    count: int = Field(gt=0, description="devices per run (per replica for inference); TPU: chips")
+    count: int = Field(gt=0, le=100_000, description="devices per run (per replica for inference); TPU: chips")
     speedup: Positive = Field(default=1.0, description="throughput relative to the workload's first option")
 
 
@@ -219,9 +221,10 @@ class Workload(_Strict):
         default_factory=list, description="acceptable accelerator sets, the first is the reference; empty = CPU only")
     vcpus: Positive = Field(default=4.0, description="vCPUs per run (per replica for inference)")
     memory_gib: Positive = Field(default=16.0, description="memory per run (per replica for inference)")
-    hours_per_run: Positive = Field(default=1.0, description="hours per run on the reference accelerators")
-    runs_per_month: Positive = Field(default=1.0, description="runs per month (ignored for inference)")
-    replicas: int = Field(default=1, ge=1, description="inference: always-on replicas at the reference speed")
+    hours_per_run: float = Field(default=1.0, gt=0, le=8760, description="hours per run on the reference accelerators")
+    runs_per_month: float = Field(default=1.0, gt=0, le=10_000, description="runs per month (ignored for inference)")
+    replicas: int = Field(default=1, ge=1, le=100_000,
+                          description="inference: always-on replicas at the reference speed")
     reads: list[DatasetRead] = Field(default_factory=list)
     outputs: list[Output] = Field(default_factory=list)
     depends_on: list[Name] = Field(default_factory=list,
