@@ -110,6 +110,10 @@ def _fail(source: str, where: str, problem: str, fix: str) -> SovereigntyRulesEr
 def load_rules(path: str | Path = DEFAULT_RULES_PATH) -> SovereigntyRules:
     """Read and validate a sovereignty rules file; raises SovereigntyRulesError on any defect."""
     source = str(path)
+    if Path(path).exists() and not Path(path).is_file():  # a device (/dev/zero) or directory would hang or fail oddly
+        raise _fail(source, "file", "is not a regular file", "point sovereignty_rules at a YAML file")
+    if Path(path).is_file() and Path(path).stat().st_size > 1_048_576:
+        raise _fail(source, "file", "is larger than 1 MiB", "keep the rules file small; it lists data classes only")
     try:
         document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
