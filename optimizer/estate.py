@@ -156,7 +156,7 @@ def load_estate(path: str | Path, catalog: Catalog | None = None) -> LoadedEstat
     try:
         rules = load_rules(rules_path)
     except SovereigntyRulesError as exc:
-        raise EstateError(source, [("sovereignty_rules", str(exc), "point it at a valid rules file")]) from None
+        raise EstateError(source, [("sovereignty_rules", *_split_fix(str(exc), "point it at a valid rules file"))]) from None
     except (OSError, ValueError) as exc:  # a NUL in the path, a file that is not UTF-8 text
         raise EstateError(source, [("sovereignty_rules", f"'{rules_path}' cannot be read as rules ({exc})",
                                     "point it at a valid rules file")]) from None
@@ -166,6 +166,14 @@ def load_estate(path: str | Path, catalog: Catalog | None = None) -> LoadedEstat
     if problems:
         raise EstateError(source, problems)
     return LoadedEstate(estate=estate, rules=rules, source=source, forecasts=forecasts)
+
+
+def _split_fix(message: str, default_fix: str) -> tuple[str, str]:
+    """(what, fix) from a message that may already carry its own "To fix:" hint."""
+    if "To fix:" in message:
+        what, fix = message.split("To fix:", 1)
+        return what.strip().rstrip("."), fix.strip()
+    return message, default_fix
 
 
 def data_class_problems(estate: Estate, rules: SovereigntyRules) -> list[tuple[str, str, str]]:
