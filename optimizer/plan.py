@@ -185,15 +185,24 @@ class Plan(_Frozen):
 
     @classmethod
     def from_json(cls, text: str) -> "Plan":
+        """Read a plan file, verifying its hash over the file's own content.
+
+        The hash is checked on the body as written (not as this version of the model would write it),
+        so a lock written before a field was added still verifies, and any edit is still caught.
+        """
         body = json.loads(text)
+        if not isinstance(body, dict):
+            raise ValueError("a plan file must hold a JSON object")
         body.pop("total_usd_per_month", None)
         body.pop("total_carbon_kg_per_month", None)
+        written = body.get("content_hash", "")
+        if written:
+            digest = "sha256:" + hashlib.sha256(_dump({**body, "content_hash": ""}).encode("utf-8")).hexdigest()
+            if digest != written:
+                raise ValueError(f"plan content hash mismatch: file says {written}, content gives {digest}. "
+                                 "To fix: regenerate the plan with 'python -m optimizer plan' instead of editing it")
         plan = cls.model_validate(body)
-        expected = json.loads(plan.canonical_json())["content_hash"]
-        if plan.content_hash and plan.content_hash != expected:
-            raise ValueError(f"plan content hash mismatch: file says {plan.content_hash}, content gives {expected}. "
-                             "To fix: regenerate the plan with 'python -m optimizer plan' instead of editing it")
-        return plan.model_copy(update={"content_hash": expected})
+        return plan.model_copy(update={"content_hash": written or json.loads(plan.canonical_json())["content_hash"]})
 
 
 def _dump(body: object) -> str:

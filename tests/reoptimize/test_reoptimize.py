@@ -418,3 +418,29 @@ def test_a_live_price_source_that_fails_keeps_the_last_good_plan(tmp_path, monke
     assert result.exit_code == 6
     assert lock.read_bytes() == good
     assert "EndpointConnectionError" in (tmp_path / "r.md").read_text()
+
+
+def test_a_lock_written_before_a_field_existed_still_verifies(tmp_path, initial_plan):
+    """Schema evolution: the hash is checked over the file as written, so a lock from an older version
+    (here: without the later 'serving_sites' and carbon fields) loads, and an edit to it is still caught."""
+    import hashlib
+
+    from optimizer.plan import _dump
+
+    body = json.loads(initial_plan.canonical_json())
+    for key in ("total_usd_per_month", "total_carbon_kg_per_month", "carbon_price_usd_per_tonne",
+                "carbon_cap_kg_per_month"):
+        body.pop(key)
+    for placement in body["placements"]:
+        for key in ("serving_sites", "carbon_kg_per_month", "federated_of", "federated_role"):
+            placement.pop(key)
+    body["content_hash"] = ""
+    body["content_hash"] = "sha256:" + hashlib.sha256(_dump(body).encode()).hexdigest()
+    lock = tmp_path / "old.plan.lock.json"
+    lock.write_text(_dump(body))
+    old = read_plan_lock(lock)
+    assert old.placement("serve-tumour-dashboards").serving_sites == []
+    assert old.content_hash == body["content_hash"]
+    lock.write_text(_dump(body).replace('"nodes": 3', '"nodes": 4'))
+    with pytest.raises(PlanLockError, match="hash mismatch"):
+        read_plan_lock(lock)
