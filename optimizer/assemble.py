@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Mapping
 from optimizer.candidates import Candidate, place_jurisdiction, storage_price, data_classes_by_workload
 from optimizer.catalog import REPO_ROOT, Catalog
 from optimizer.model import parse_place
-from optimizer.plan import (CostBreakdown, DatasetCopy, Placement, Plan, PlanOutput, ServingSite, SolverInfo,
-                            Transfer)
+from optimizer.plan import (CostBreakdown, DatasetCopy, InternetEgress, Placement, Plan, PlanOutput, ServingSite,
+                            SolverInfo, Transfer)
 
 if TYPE_CHECKING:
     from optimizer.estate import LoadedEstate
@@ -118,6 +118,7 @@ def assemble_plan(loaded: "LoadedEstate", catalog: Catalog, problem: "Problem", 
             transfers.append(Transfer(source=dataset.location, target=place, gb_per_month=round(refresh_gb, 3),
                                       usd_per_month=_money(refresh_usd), reason=f"replica refresh of {dataset_name}"))
     fixed = sum(d.size_gb * storage_price(estate, catalog, d.location) for d in estate.datasets)
+    egress = _internet_egress(catalog, network, transfers)
     return Plan(
         estate=estate.name, catalog_snapshot=catalog.snapshot_date, catalog_source=catalog_label(catalog),
         budget_usd_per_month=estate.budget_usd_per_month, solver=solver,
@@ -125,7 +126,23 @@ def assemble_plan(loaded: "LoadedEstate", catalog: Catalog, problem: "Problem", 
         transfers=sorted(transfers, key=lambda t: (t.reason, t.source, t.target)),
         fixed_storage_usd_per_month=_money(fixed),
         carbon_price_usd_per_tonne=estate.carbon.price_usd_per_tonne if estate.carbon else None,
-        carbon_cap_kg_per_month=estate.carbon.cap_kg_per_month if estate.carbon else None)
+        carbon_cap_kg_per_month=estate.carbon.cap_kg_per_month if estate.carbon else None,
+        internet_egress=egress)
+
+
+def _internet_egress(catalog: Catalog, network, transfers: list[Transfer]) -> list[InternetEgress]:
+    """Internet egress per cloud: the objective charges the first paid tier per GB (linear); the bill
+    applies the cloud's volume tiers to the month's total, which this reports beside it."""
+    volume: dict[str, float] = defaultdict(float)
+    for transfer in transfers:
+        route = network.paths.get((transfer.source, transfer.target), ())
+        for cloud in ("aws", "gcp"):
+            if f"internet:{cloud}" in route:
+                volume[cloud] += transfer.gb_per_month
+    return [InternetEgress(cloud=cloud, gb_per_month=round(gb, 3),
+                           charged_usd_per_month=_money(gb * catalog.egress.internet_rate(cloud)),
+                           tiered_usd_per_month=_money(catalog.egress.tiered_internet_cost(cloud, gb)))
+            for cloud, gb in sorted(volume.items()) if gb > 0]
 
 
 def _serving_placement(loaded: "LoadedEstate", catalog: Catalog, problem: "Problem", workload,

@@ -111,6 +111,10 @@ def render_plan(plan: Plan, console: Console) -> None:
     console.print(f"Datasets at rest where they live: {_money(plan.fixed_storage_usd_per_month)}/month (not "
                   f"included above){budget}. Solver: {plan.solver.name}, {plan.solver.status}, "
                   f"{plan.solver.candidates} candidates. Plan {plan.canonical_json() and _hash(plan)}")
+    for egress in plan.internet_egress:
+        console.print(f"Internet egress from {egress.cloud.upper()}: {egress.gb_per_month:,.0f} GB/month, charged "
+                      f"{_money(egress.charged_usd_per_month)} at the first paid tier; at the volume tiers the bill "
+                      f"would be {_money(egress.tiered_usd_per_month)}.", highlight=False)
 
 
 def _hash(plan: Plan) -> str:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "CostBreakdown",
     "DatasetCopy",
+    "InternetEgress",
     "Placement",
     "Plan",
     "PlanOutput",
@@ -132,6 +133,15 @@ class Transfer(_Frozen):
     reason: str
 
 
+class InternetEgress(_Frozen):
+    """A cloud's monthly internet egress in the plan, as charged and at its real tiered rates."""
+
+    cloud: str
+    gb_per_month: float
+    charged_usd_per_month: float = Field(description="at the first paid tier, as in the objective")
+    tiered_usd_per_month: float = Field(description="at the cloud's marginal volume tiers (the bill)")
+
+
 class SolverInfo(_Frozen):
     name: str
     status: str
@@ -156,6 +166,8 @@ class Plan(_Frozen):
     fixed_storage_usd_per_month: float = Field(description="datasets at rest where they already live")
     carbon_price_usd_per_tonne: float | None = None
     carbon_cap_kg_per_month: float | None = None
+    internet_egress: list[InternetEgress] = Field(
+        default_factory=list, description="per cloud: internet egress volume, charged vs tiered")
     content_hash: str = ""
 
     @property
