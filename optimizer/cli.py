@@ -384,29 +384,32 @@ def _apply_stack(stack: str) -> int:
 def forecast(
     history: Path = typer.Argument(..., help="hourly history CSV: timestamp,population,requests_per_second"),
     horizon_hours: int = typer.Option(168, "--horizon-hours", min=1, help="hours to forecast"),
-    season_hours: int = typer.Option(24, "--season-hours", min=2,
-                                     help="seasonal period: 24 (daily) or 168 (daily and weekly shape)"),
+    season_hours: Optional[int] = typer.Option(
+        None, "--season-hours", min=2,
+        help="seasonal period: 24 (daily) or 168 (weekly); default: 168 when the history allows it, else 24"),
     rps_per_replica: Optional[float] = typer.Option(None, "--rps-per-replica", min=0.0,
                                                     help="requests/s one replica serves: adds min/max replicas"),
     headroom: float = typer.Option(0.2, "--headroom", min=0.0, help="spare capacity on top of the upper peak"),
     json_output: bool = JsonOption,
 ) -> None:
     """Forecast demand per user population (Holt-Winters) and size inference replicas from it."""
-    from optimizer.forecast import forecast_population, load_history, size_replicas
+    from optimizer.forecast import choose_season_hours, forecast_population, load_history, size_replicas
 
     def body() -> int:
-        series = load_history(history, season_hours=season_hours)
+        series = load_history(history, season_hours=season_hours or 24)
         rows = []
         with err.status(f"Forecasting {len(series)} population(s)...", spinner="dots"):
             for population in sorted(series):
+                season = season_hours or choose_season_hours(series[population])
                 result = forecast_population(series[population], horizon_hours=horizon_hours,
-                                             season_hours=season_hours, population=population)
+                                             season_hours=season, population=population)
                 row = asdict(result)
+                row["season_hours"] = season
                 if rps_per_replica:
                     row["min_replicas"], row["max_replicas"] = size_replicas(result, rps_per_replica, headroom)
                 rows.append(row)
         if json_output:
-            document = {"history": str(history), "horizon_hours": horizon_hours, "season_hours": season_hours,
+            document = {"history": str(history), "horizon_hours": horizon_hours, "season_hours": season_hours or "auto",
                         "rps_per_replica": rps_per_replica, "headroom": headroom, "forecasts": rows}
             sys.stdout.write(json.dumps(document, sort_keys=True, indent=2) + "\n")
             return 0

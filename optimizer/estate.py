@@ -42,7 +42,7 @@ def resolve_demand_histories(estate: Estate, base_dir: Path, source: str) -> tup
     if not any(p.demand_history for p in estate.populations):
         return estate, {}
     from optimizer.errors import OptimizerError
-    from optimizer.forecast import forecast_population, load_history, minimum_history_hours
+    from optimizer.forecast import choose_season_hours, forecast_population, load_history
 
     populations = []
     forecasts: dict[str, Any] = {}
@@ -61,7 +61,7 @@ def resolve_demand_histories(estate: Estate, base_dir: Path, source: str) -> tup
                 raise EstateError(source, [(where, f"{path} has no rows for population '{population.name}'",
                                             f"use one of: {', '.join(sorted(histories))}, or rename the population")])
             series = histories[population.name]
-            season = 168 if len(series) >= minimum_history_hours(168) else 24
+            season = choose_season_hours(series)
             forecast = forecast_population(series, horizon_hours=168, season_hours=season, population=population.name)
         except EstateError:
             raise

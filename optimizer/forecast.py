@@ -110,6 +110,12 @@ def minimum_history_hours(season_hours: int = 24, holdout_fraction: float = 0.2)
     return hours
 
 
+def choose_season_hours(series: "Series") -> int:
+    """A weekly season when the history leaves two weeks to fit after the hold-out, else a daily one:
+    a daily season cannot represent quiet weekends (see the README's hold-out errors)."""
+    return 168 if len(series) >= minimum_history_hours(168) else 24
+
+
 def load_history(path: str | Path, *, season_hours: int = 24,
                  holdout_fraction: float = 0.2) -> dict[str, Series]:
     """Read an hourly history CSV into ``{population: [(timestamp, rps), ...]}`` in time order.
