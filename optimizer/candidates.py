@@ -15,12 +15,16 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from optimizer.catalog import Catalog, Offer, accelerator_family
+from optimizer.geo import distance_km
 from optimizer.graph import NetworkCosts
 from optimizer.model import AcceleratorOption, EdgeSite, Estate, OnPremSite, Workload, parse_place
 from policy.sovereignty import SovereigntyRules
+
+if TYPE_CHECKING:
+    from optimizer.plan import Placement
 
 __all__ = [
     "CARBON_POOL",
@@ -31,6 +35,7 @@ __all__ = [
     "Exclusion",
     "PoolKey",
     "enumerate_candidates",
+    "find_candidate",
     "place_jurisdiction",
     "storage_price",
     "data_classes_by_workload",
@@ -66,8 +71,6 @@ class CarbonModel:
 def carbon_model(estate: Estate, catalog: Catalog) -> CarbonModel:
     """Grid intensity and PUE per place; a private site without a declared intensity takes the
     nearest cloud region's from the catalog (great-circle distance)."""
-    from optimizer.graph import distance_km
-
     intensity: dict[str, float] = {}
     pue: dict[str, float] = {}
     for place in estate.places():
@@ -175,6 +178,17 @@ def data_classes_by_workload(estate: Estate) -> dict[str, list[str]]:
 def workload_data_classes(estate: Estate, workload: Workload) -> list[str]:
     """The data classes one workload touches (see data_classes_by_workload for all at once)."""
     return data_classes_by_workload(estate)[workload.name]
+
+
+def find_candidate(candidates: Iterable[Candidate], placement: "Placement") -> Candidate | None:
+    """The candidate a plan placement uses. A multi-site service's placement stands for its primary
+    site, whose option is priced per replica, so its node count is not compared."""
+    for candidate in candidates:
+        if (candidate.place, candidate.instance_type, candidate.purchase) == (
+                placement.place, placement.instance_type, placement.purchase) and (
+                placement.serving_sites or candidate.nodes == placement.nodes):
+            return candidate
+    return None
 
 
 def _matches(option: AcceleratorOption, accelerator: str) -> bool:

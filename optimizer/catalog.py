@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from optimizer.errors import CatalogError
+from optimizer.geo import distance_km
 
 __all__ = [
     "BUNDLED_CATALOG_DIR",
@@ -407,13 +408,14 @@ def _egress(path: Path) -> EgressPrices:
     )
 
 
-def _storage(path: Path) -> dict[str, float]:
+def _required_values(path: Path, key_column: str, value_column: str) -> dict[str, float]:
+    """``{key: number}`` from a two-column fact table; an empty number is an error naming the line."""
     result = {}
     for line, row in enumerate(_read_csv(path), start=2):
-        value = _float(row["usd_per_gb_month"], path, line, "usd_per_gb_month")
+        value = _float(row[value_column], path, line, value_column)
         if value is None:
-            raise CatalogError(f"{path}: line {line}: empty storage price. To fix: fill usd_per_gb_month")
-        result[row["cloud"]] = value
+            raise CatalogError(f"{path}: line {line}: empty {value_column}. To fix: fill it")
+        result[row[key_column]] = value
     return result
 
 
@@ -436,30 +438,11 @@ def _carbon(directory: Path, regions: Mapping[tuple[str, str], RegionFact],
     for key, fact in sorted(regions.items()):
         if key in values or not known:
             continue
-        nearest = min(known, key=lambda k: (_haversine(fact, regions[k]), k))
+        nearest = min(known, key=lambda k: (distance_km(fact.lat, fact.lon, regions[k].lat, regions[k].lon), k))
         values[key] = values[nearest]
         quirks.append(f"carbon: {key[0]}:{key[1]} has no grid intensity figure; using {nearest[0]}:{nearest[1]}'s "
                       f"({values[nearest]:g} g/kWh), the nearest region with one")
     return values
-
-
-def _haversine(a: RegionFact, b: RegionFact) -> float:
-    import math
-
-    phi1, phi2 = math.radians(a.lat), math.radians(b.lat)
-    h = math.sin((phi2 - phi1) / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(math.radians(b.lon - a.lon) / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(min(1.0, h)))
-
-
-def _watts(directory: Path) -> dict[str, float]:
-    path = _find(directory, "accelerator_power.csv") or BUNDLED_CATALOG_DIR / "accelerator_power.csv"
-    result = {}
-    for line, row in enumerate(_read_csv(path), start=2):
-        value = _float(row["watts_per_device"], path, line, "watts_per_device")
-        if value is None:
-            raise CatalogError(f"{path}: line {line}: empty watts_per_device. To fix: fill it")
-        result[row["accelerator"]] = value
-    return result
 
 
 def _snapshot_date(directory: Path, vm_files: list[Path]) -> str:
@@ -509,9 +492,11 @@ def load_catalog(directory: str | Path = BUNDLED_CATALOG_DIR) -> Catalog:
         offers=tuple(offers),
         regions=regions,
         egress=_egress(egress_path),
-        storage_usd_per_gb_month=_storage(storage_path),
+        storage_usd_per_gb_month=_required_values(storage_path, "cloud", "usd_per_gb_month"),
         quirks=tuple(quirks),
         carbon_g_per_kwh=carbon,
-        accelerator_watts=_watts(directory),
+        accelerator_watts=_required_values(
+            _find(directory, "accelerator_power.csv") or BUNDLED_CATALOG_DIR / "accelerator_power.csv",
+            "accelerator", "watts_per_device"),
         _by_region={key: tuple(value) for key, value in by_region.items()},
     )

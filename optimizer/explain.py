@@ -14,7 +14,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from optimizer.candidates import Candidate, CandidateSet, data_classes_by_workload, enumerate_candidates
+from optimizer.candidates import (Candidate, CandidateSet, data_classes_by_workload, enumerate_candidates,
+                                  find_candidate)
 from optimizer.catalog import Catalog
 from optimizer.estate import LoadedEstate
 from optimizer.federation import expand_federated
@@ -116,12 +117,9 @@ def _pool_usage(plan_choice: dict[str, Candidate]) -> dict[tuple[str, str, str],
 def _chosen_candidates(plan: Plan, candidates: CandidateSet) -> dict[str, Candidate]:
     chosen = {}
     for placement in plan.placements:
-        for candidate in candidates.by_workload[placement.workload]:
-            if (candidate.place, candidate.instance_type, candidate.purchase) == (
-                    placement.place, placement.instance_type, placement.purchase) and (
-                    placement.serving_sites or candidate.nodes == placement.nodes):
-                chosen[placement.workload] = candidate
-                break
+        candidate = find_candidate(candidates.by_workload[placement.workload], placement)
+        if candidate is not None:
+            chosen[placement.workload] = candidate
     return chosen
 
 

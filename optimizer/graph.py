@@ -19,13 +19,13 @@ its narrowest edge.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
 import networkx as nx
 
 from optimizer.catalog import Catalog
+from optimizer.geo import distance_km, estimate_latency_ms
 from optimizer.model import Estate, parse_place
 
 __all__ = ["NetworkCosts", "build_network_graph", "distance_km", "egress_node", "estimate_latency_ms", "network_costs"]
@@ -34,18 +34,6 @@ _NORTH_AMERICA = {"US", "CA", "MX"}
 _EUROPE = {"EU", "UK", "CH"}
 _AWS_STANDARD_SOURCES = _NORTH_AMERICA | _EUROPE
 _CLOUD_BANDWIDTH_GBPS = 25.0  # per-flow throughput assumed between cloud regions and to the internet
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine)."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi, dlmb = phi2 - phi1, math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(min(1.0, a)))
-
-
-def estimate_latency_ms(km: float) -> float:
-    return round(5.0 + km / 100.0, 2)
 
 
 def _continent(jurisdiction: str) -> str:

@@ -142,13 +142,11 @@ def plan_for_stack(loaded: "LoadedEstate", catalog: "Catalog", lock: Path, *, st
 
 
 def _place_facts(loaded: "LoadedEstate", catalog: "Catalog", place: str) -> tuple[str | None, bool]:
+    """(jurisdiction, is_onprem) of a place named in a lock; a place the estate or catalog no longer
+    knows has no jurisdiction, which a restricted data class then refuses."""
+    from optimizer.candidates import place_jurisdiction
     from optimizer.model import parse_place
 
     parsed = parse_place(place)
-    if parsed:
-        fact = catalog.regions.get(parsed)
-        return (fact.jurisdiction if fact else None), False
-    site = loaded.estate.private_site(place)
-    if site is None:
-        return None, False
-    return site.jurisdiction, site.kind == "onprem"
+    known = parsed in catalog.regions if parsed else loaded.estate.private_site(place) is not None
+    return place_jurisdiction(loaded.estate, catalog, place) if known else (None, False)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Mapping
 
 from optimizer.assemble import assemble_plan
-from optimizer.candidates import Candidate
+from optimizer.candidates import Candidate, find_candidate
 from optimizer.catalog import Catalog
 from optimizer.plan import Placement, Plan, SolverInfo
 from optimizer.solve import Problem, ServingChoice, prepare_problem, solve_to_plan
@@ -93,17 +93,6 @@ def _key(placement: Placement) -> CandidateKey:
 
 def _describe(place: str, instance_type: str, purchase: str) -> str:
     return f"{place} {instance_type} {purchase}"
-
-
-def _find(candidates: tuple[Candidate, ...], placement: Placement) -> Candidate | None:
-    """The candidate a deployed placement used (for multi-site services: its primary site's option,
-    which is priced per replica, so the node count is not compared)."""
-    for candidate in candidates:
-        if (candidate.place, candidate.instance_type, candidate.purchase) == (
-                placement.place, placement.instance_type, placement.purchase) and (
-                placement.serving_sites or candidate.nodes == placement.nodes):
-            return candidate
-    return None
 
 
 def _deployed_keys(placement: Placement) -> set[CandidateKey]:
@@ -188,7 +177,7 @@ def replan(loaded: "LoadedEstate", catalog: Catalog, deployed: Plan | None,
         if placement is None:
             forced.append(f"`{workload.name}` is new: it has no deployed placement")
             continue
-        found = _find(by_workload[workload.name], placement)
+        found = find_candidate(by_workload[workload.name], placement)
         if found is not None and placement.serving_sites:
             sites = _deployed_serving(placement, by_workload[workload.name])
             if sites is None:
