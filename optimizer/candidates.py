@@ -466,10 +466,3 @@ def enumerate_candidates(estate: Estate, catalog: Catalog, rules: SovereigntyRul
         by_workload[workload.name] = tuple(candidates)
     return CandidateSet(by_workload=by_workload, exclusions=tuple(exclusions), capacities=capacities,
                         stream_usd=stream)
-
-
-def group_by_place(candidates: Iterable[Candidate]) -> dict[str, list[Candidate]]:
-    grouped: dict[str, list[Candidate]] = defaultdict(list)
-    for candidate in candidates:
-        grouped[candidate.place].append(candidate)
-    return grouped
